@@ -1,0 +1,111 @@
+package io.kv2pg;
+
+import io.kv2pg.change.Change;
+import io.kv2pg.sink.CheckpointStore;
+import io.kv2pg.sink.CheckpointStore.CopyProgress;
+import io.kv2pg.sink.PostgresSession;
+import io.kv2pg.sink.SqlStates;
+import io.kv2pg.sink.StatementTableWriter;
+import io.kv2pg.source.SnapshotScan;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongConsumer;
+import org.rocksdb.RocksDB;
+import org.rocksdb.Snapshot;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Copies one mapping's entries from a snapshot in chunks, each committed with the copy's progress,
+ * so that an interrupted copy resumes after the last committed key.
+ */
+final class InitialCopy {
+  private static final Logger LOG = LoggerFactory.getLogger(InitialCopy.class);
+  private static final int CHUNK_ROWS = 5_000;
+  private static final long CHUNK_BYTES = 8L << 20;
+
+  private final String logName;
+  private final RocksDB database;
+  private final CheckpointStore checkpoints;
+  private final BooleanSupplier stopping;
+
+  InitialCopy(String logName, RocksDB database, CheckpointStore checkpoints, BooleanSupplier stopping) {
+    this.logName = logName;
+    this.database = database;
+    this.checkpoints = checkpoints;
+    this.stopping = stopping;
+  }
+
+  /**
+   * Copies the mapping's entries after {@code resumeAfter}.
+   *
+   * @return whether the copy completed; {@code false} if the replication is stopping
+   */
+  boolean copy(PostgresSession session, TreeMapping mapping, int index, StatementTableWriter writer,
+      Snapshot snapshot, CopyProgress start, LongConsumer rowsCopied)
+      throws SQLException, PostgresSession.Abandoned {
+    long sequence = snapshot.getSequenceNumber();
+    LOG.info("kv2pg[{}]: copying mapping '{}' from the snapshot at sequence {}{}", logName,
+        mapping.name(), sequence, start.resumeAfter() == null ? "" : " (resuming)");
+    long rows = start.rowsCopied();
+    try (SnapshotScan scan = new SnapshotScan(database, mapping.columnFamily(), snapshot,
+        mapping.prefix(), start.resumeAfter())) {
+      while (true) {
+        if (stopping.getAsBoolean()) {
+          LOG.info("kv2pg[{}]: copy of '{}' interrupted by stop after {} rows; it resumes at the"
+              + " next start", logName, mapping.name(), rows);
+          return false;
+        }
+        List<SnapshotScan.Entry> entries = scan.next(CHUNK_ROWS, CHUNK_BYTES);
+        boolean done = entries.size() < CHUNK_ROWS || scan.atEnd();
+        List<Change> changes = new ArrayList<>(entries.size());
+        for (SnapshotScan.Entry entry : entries) {
+          changes.add(new Change(index, entry.key(), entry.value(), sequence));
+        }
+        byte[] last = entries.isEmpty() ? start.resumeAfter() : entries.get(entries.size() - 1).key();
+        CopyProgress progress = new CopyProgress(sequence, last, rows + entries.size(), done);
+        session.run((connection, retry) -> {
+          if (retry && alreadySaved(connection, mapping.name(), progress)) {
+            return null;
+          }
+          try {
+            writer.upsert(connection, changes);
+            checkpoints.saveCopyProgress(connection, mapping.name(), progress);
+            connection.commit();
+          } catch (SQLException e) {
+            connection.rollback();
+            if (SqlStates.isTransient(e)) {
+              throw e;
+            }
+            ReplicationException refused = writer.findRefused(connection, changes, false);
+            connection.rollback();
+            if (refused != null) {
+              throw refused;
+            }
+            throw e;
+          } catch (RuntimeException e) {
+            connection.rollback();
+            throw e;
+          }
+          return null;
+        });
+        rows = progress.rowsCopied();
+        rowsCopied.accept(entries.size());
+        if (done) {
+          LOG.info("kv2pg[{}]: copied mapping '{}': {} rows", logName, mapping.name(), rows);
+          return true;
+        }
+      }
+    }
+  }
+
+  private boolean alreadySaved(java.sql.Connection connection, String mapping, CopyProgress progress)
+      throws SQLException {
+    CopyProgress saved = checkpoints.copyProgress(connection).get(mapping);
+    connection.commit();
+    return saved != null && saved.rowsCopied() >= progress.rowsCopied()
+        && saved.snapshotSequence() == progress.snapshotSequence();
+  }
+}

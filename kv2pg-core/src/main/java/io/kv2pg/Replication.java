@@ -1,0 +1,186 @@
+package io.kv2pg;
+
+import io.kv2pg.sink.PostgresConnector;
+import io.kv2pg.source.PrimaryWalSource;
+import io.kv2pg.source.WalRetention;
+import io.kv2pg.source.WalSource;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+import org.rocksdb.RocksDB;
+
+/**
+ * A replication of a RocksDB store's trees into PostgreSQL tables: what to read, how entries
+ * become rows, and where they go. Build one with {@link #builder()}, then {@link #start()} it.
+ *
+ * <p>A replication is identified in Postgres by its {@linkplain Builder#name(String) name}: its
+ * checkpoint (the last applied RocksDB sequence number) lives in table {@code kv2pg.replication}
+ * under that name, so a restart with the same name resumes where the last run committed. One
+ * process at a time may run a given name against a database.
+ *
+ * <p>Immutable and thread-safe.
+ */
+public final class Replication {
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.\\-]{1,100}");
+
+  private final String name;
+  private final RocksDB database;
+  private final PostgresConnector postgres;
+  private final List<TreeMapping> trees;
+
+  private Replication(Builder builder) {
+    this.name = builder.name;
+    this.database = builder.database;
+    this.postgres = builder.jdbcUrl != null
+        ? PostgresConnector.forUrl(builder.jdbcUrl, "kv2pg-" + builder.name)
+        : PostgresConnector.forDataSource(builder.dataSource);
+    this.trees = List.copyOf(builder.trees);
+  }
+
+  /** Starts describing a replication. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Returns the replication's name. */
+  public String name() {
+    return name;
+  }
+
+  /** Returns the tree mappings, in the order they were added. */
+  public List<TreeMapping> trees() {
+    return trees;
+  }
+
+  /**
+   * Starts replicating and returns at once; the initial copy of newly mapped trees and the
+   * streaming run on kv2pg's own threads until {@link RunningReplication#stop()}. Problems met
+   * after this returns (Postgres errors, bad data) show in {@link RunningReplication#status()}.
+   *
+   * @throws ReplicationException if the store deletes its WAL files at once, so writes made while
+   *     the replication is stopped could be lost; the message says which option to set
+   */
+  public RunningReplication start() {
+    WalRetention.check(database, name);
+    return start(new PrimaryWalSource(database));
+  }
+
+  RunningReplication start(WalSource source) {
+    ReplicationEngine engine = new ReplicationEngine(name, source, postgres, trees);
+    engine.start();
+    return engine;
+  }
+
+  @Override
+  public String toString() {
+    return "Replication[name=" + name + ", postgres=" + postgres.describe() + ", trees=" + trees + "]";
+  }
+
+  /**
+   * Builds a {@link Replication}. Each setter checks its argument at once and names the property in
+   * the exception; {@link #build()} checks that the required ones were set. Not thread-safe.
+   */
+  public static final class Builder {
+    private String name = "default";
+    private RocksDB database;
+    private String jdbcUrl;
+    private DataSource dataSource;
+    private final List<TreeMapping> trees = new ArrayList<>();
+
+    private Builder() {}
+
+    /**
+     * Sets the Postgres JDBC URL, such as {@code
+     * jdbc:postgresql://localhost:5432/app?user=app&password=secret}. kv2pg opens one connection
+     * with it. The password is never logged or shown.
+     */
+    public Builder postgres(String jdbcUrl) {
+      Objects.requireNonNull(jdbcUrl, "postgres jdbcUrl must not be null");
+      if (!jdbcUrl.startsWith("jdbc:postgresql:")) {
+        throw new IllegalArgumentException(
+            "postgres jdbcUrl must start with jdbc:postgresql: but was " + PostgresConnector.mask(jdbcUrl));
+      }
+      if (dataSource != null) {
+        throw new IllegalStateException("postgres was already set to a DataSource");
+      }
+      this.jdbcUrl = jdbcUrl;
+      return this;
+    }
+
+    /**
+     * Sets the data source that kv2pg takes its one connection from. Its connections must reach
+     * PostgreSQL; kv2pg turns auto-commit off on the connection it holds.
+     */
+    public Builder postgres(DataSource dataSource) {
+      Objects.requireNonNull(dataSource, "postgres dataSource must not be null");
+      if (jdbcUrl != null) {
+        throw new IllegalStateException("postgres was already set to a JDBC URL");
+      }
+      this.dataSource = dataSource;
+      return this;
+    }
+
+    /**
+     * Sets the store to replicate: an open RocksDB that the application keeps open until the
+     * replication is stopped.
+     */
+    public Builder source(RocksDB database) {
+      Objects.requireNonNull(database, "source must not be null");
+      if (!database.isOwningHandle()) {
+        throw new IllegalArgumentException("source is closed");
+      }
+      this.database = database;
+      return this;
+    }
+
+    /**
+     * Sets the replication's name, which identifies its checkpoint in Postgres (default {@code
+     * "default"}): letters, digits, {@code _ . -}, at most 100 characters.
+     */
+    public Builder name(String name) {
+      Objects.requireNonNull(name, "name must not be null");
+      if (!NAME.matcher(name).matches()) {
+        throw new IllegalArgumentException(
+            "name must be 1 to 100 letters, digits, '_', '.' or '-' but was '" + name + "'");
+      }
+      this.name = name;
+      return this;
+    }
+
+    /** Adds a tree mapping; call once per mapping. At least one is required. */
+    public Builder tree(TreeMapping mapping) {
+      trees.add(Objects.requireNonNull(mapping, "tree must not be null"));
+      return this;
+    }
+
+    /**
+     * Returns the replication.
+     *
+     * @throws IllegalStateException if postgres, source or a tree is missing, or two mappings have
+     *     the same name
+     */
+    public Replication build() {
+      if (jdbcUrl == null && dataSource == null) {
+        throw new IllegalStateException("postgres is required: call postgres(jdbcUrl) or postgres(dataSource)");
+      }
+      if (database == null) {
+        throw new IllegalStateException("source is required: call source(rocksDb)");
+      }
+      if (trees.isEmpty()) {
+        throw new IllegalStateException("at least one tree is required: call tree(mapping)");
+      }
+      Set<String> names = new HashSet<>();
+      for (TreeMapping tree : trees) {
+        if (!names.add(tree.name())) {
+          throw new IllegalStateException("two tree mappings are named '" + tree.name()
+              + "'; give one a distinct TreeMapping.Builder.name(...)");
+        }
+      }
+      return new Replication(this);
+    }
+  }
+}

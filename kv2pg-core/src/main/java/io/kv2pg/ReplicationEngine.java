@@ -1,0 +1,468 @@
+package io.kv2pg;
+
+import io.kv2pg.change.ChangeBatch;
+import io.kv2pg.change.ChangeGroup;
+import io.kv2pg.change.ChangeQueue;
+import io.kv2pg.change.ChangeRouter;
+import io.kv2pg.change.CopiedRange;
+import io.kv2pg.change.Route;
+import io.kv2pg.sink.ChangeApplier;
+import io.kv2pg.sink.CheckpointStore;
+import io.kv2pg.sink.CheckpointStore.CopyProgress;
+import io.kv2pg.sink.PostgresConnector;
+import io.kv2pg.sink.PostgresSession;
+import io.kv2pg.sink.SqlStates;
+import io.kv2pg.sink.StatementTableWriter;
+import io.kv2pg.source.WalBatch;
+import io.kv2pg.source.WalBatchDecoder;
+import io.kv2pg.source.WalSource;
+import io.kv2pg.source.WalTailer;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.rocksdb.Snapshot;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A started replication: a writer thread that sets up Postgres, runs the initial copy and applies
+ * change groups, and a reader thread that tails the write-ahead log into a bounded queue.
+ */
+final class ReplicationEngine implements RunningReplication {
+  private static final Logger LOG = LoggerFactory.getLogger(ReplicationEngine.class);
+  private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+  private static final long TAKE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+  private static final long QUEUE_WEIGHT = 64L << 20;
+  private static final long GROUP_WEIGHT = 16L << 20;
+  private static final int GROUP_CHANGES = 50_000;
+
+  private final String name;
+  private final WalSource source;
+  private final List<TreeMapping> mappings;
+  private final List<StatementTableWriter> writers = new ArrayList<>();
+  private final CheckpointStore checkpoints;
+  private final ChangeApplier applier;
+  private final PostgresSession session;
+  private final ChangeQueue queue = new ChangeQueue(QUEUE_WEIGHT);
+  private final Thread writerThread;
+  private volatile Thread readerThread;
+
+  private final Object progress = new Object();
+  private volatile ReplicationState state = ReplicationState.STARTING;
+  private volatile long appliedSequence;
+  private final AtomicLong rowsApplied = new AtomicLong();
+  private volatile Instant lastCommit;
+  private volatile ReplicationException failure;
+
+  private final AtomicBoolean stopRequested = new AtomicBoolean();
+  private volatile boolean stopping;
+  private volatile long stopTarget = Long.MAX_VALUE;
+
+  ReplicationEngine(String name, WalSource source, PostgresConnector postgres, List<TreeMapping> mappings) {
+    this.name = name;
+    this.source = source;
+    this.mappings = mappings;
+    for (TreeMapping mapping : mappings) {
+      writers.add(new StatementTableWriter(mapping.name(), mapping.treeName(), mapping.insert(),
+          mapping.insertParameters(), mapping.remove(), mapping.removeParameters()));
+    }
+    this.checkpoints = new CheckpointStore(name);
+    this.applier = new ChangeApplier(checkpoints, writers);
+    this.session = new PostgresSession(postgres, checkpoints, name, () -> stopping);
+    this.writerThread = new Thread(this::runWriter, "kv2pg-" + name + "-writer");
+    writerThread.setDaemon(true);
+  }
+
+  void start() {
+    LOG.info("kv2pg[{}]: starting: {} tree mapping(s) from {}", name, mappings.size(), source.describe());
+    writerThread.start();
+  }
+
+  // ---------------------------------------------------------------- writer thread
+
+  private void runWriter() {
+    try {
+      runCreateCommands();
+      Plan plan = plan();
+      startReader(plan);
+      if (!copy(plan)) {
+        return;
+      }
+      publishApplied(plan.appliedSequence, 0);
+      setState(ReplicationState.STREAMING);
+      LOG.info("kv2pg[{}]: streaming from sequence {}", name, plan.appliedSequence + 1);
+      applyLoop();
+    } catch (PostgresSession.Abandoned e) {
+      LOG.warn("kv2pg[{}]: stopped while Postgres was unavailable ({}); what was not committed is"
+          + " applied at the next start", name, e.getCause().getMessage());
+    } catch (ReplicationException e) {
+      fail(e);
+    } catch (SQLException e) {
+      fail(new ReplicationException("Replication '" + name + "' stopped: Postgres refused kv2pg's"
+          + " work: " + SqlStates.describe(e) + ". Check the database permissions and the"
+          + " mapping statements, then start the replication again.", e));
+    } catch (Throwable t) {
+      fail(new ReplicationException("Replication '" + name + "' stopped on an unexpected error: "
+          + t + ". Start it again to resume after the last commit.", t));
+    } finally {
+      queue.abort();
+      joinReader();
+      session.close();
+      synchronized (progress) {
+        if (state != ReplicationState.FAILED) {
+          state = ReplicationState.STOPPED;
+        }
+        progress.notifyAll();
+      }
+      LOG.info("kv2pg[{}]: {} at sequence {}", name, state == ReplicationState.FAILED ? "failed" : "stopped",
+          appliedSequence);
+    }
+  }
+
+  private void runCreateCommands() throws SQLException, PostgresSession.Abandoned {
+    for (TreeMapping mapping : mappings) {
+      for (String commands : mapping.createCommands()) {
+        session.run((connection, retry) -> {
+          try (Statement statement = connection.createStatement()) {
+            statement.execute(commands);
+            connection.commit();
+          } catch (SQLException e) {
+            connection.rollback();
+            if (SqlStates.isTransient(e)) {
+              throw e;
+            }
+            throw new ReplicationException("The create commands of mapping '" + mapping.name()
+                + "' failed: " + SqlStates.describe(e) + ". Fix them and start again.", e,
+                mapping.name(), mapping.treeName(), null, -1);
+          }
+          return null;
+        });
+      }
+    }
+  }
+
+  /** What this run must copy, and where the stream starts. */
+  private static final class Plan {
+    long appliedSequence;
+    Snapshot snapshot;
+    final Map<Integer, CopyProgress> copies = new HashMap<>();
+  }
+
+  private Plan plan() throws SQLException, PostgresSession.Abandoned {
+    Plan plan = new Plan();
+    session.run((connection, retry) -> {
+      plan.copies.clear();
+      OptionalLong applied = checkpoints.appliedSequence(connection);
+      Map<String, CopyProgress> copied = applied.isPresent() ? checkpoints.copyProgress(connection) : Map.of();
+      connection.commit();
+      for (int i = 0; i < mappings.size(); i++) {
+        CopyProgress progress = copied.get(mappings.get(i).name());
+        if (progress == null || !progress.completed()) {
+          plan.copies.put(i, progress);
+        }
+      }
+      if (plan.copies.isEmpty()) {
+        plan.appliedSequence = applied.getAsLong();
+        return null;
+      }
+      if (plan.snapshot == null) {
+        plan.snapshot = source.database().getSnapshot();
+      }
+      long snapshotSequence = plan.snapshot.getSequenceNumber();
+      try {
+        if (applied.isEmpty()) {
+          checkpoints.clearCopyProgress(connection);
+          checkpoints.saveAppliedSequence(connection, snapshotSequence);
+        }
+        for (Map.Entry<Integer, CopyProgress> copy : plan.copies.entrySet()) {
+          CopyProgress previous = copy.getValue();
+          CopyProgress start = new CopyProgress(snapshotSequence,
+              previous == null ? null : previous.resumeAfter(),
+              previous == null ? 0 : previous.rowsCopied(), false);
+          checkpoints.saveCopyProgress(connection, mappings.get(copy.getKey()).name(), start);
+          copy.setValue(start);
+        }
+        connection.commit();
+      } catch (SQLException | RuntimeException e) {
+        connection.rollback();
+        throw e;
+      }
+      plan.appliedSequence = applied.orElse(snapshotSequence);
+      return null;
+    });
+    return plan;
+  }
+
+  private boolean copy(Plan plan) throws SQLException, PostgresSession.Abandoned {
+    if (plan.copies.isEmpty()) {
+      return true;
+    }
+    setState(ReplicationState.COPYING);
+    InitialCopy copy = new InitialCopy(name, source.database(), checkpoints, () -> stopping);
+    try {
+      for (Map.Entry<Integer, CopyProgress> entry : new java.util.TreeMap<>(plan.copies).entrySet()) {
+        int index = entry.getKey();
+        if (!copy.copy(session, mappings.get(index), index, writers.get(index), plan.snapshot,
+            entry.getValue(), rows -> {
+              rowsApplied.addAndGet(rows);
+              lastCommit = Instant.now();
+            })) {
+          return false;
+        }
+      }
+      return true;
+    } finally {
+      source.database().releaseSnapshot(plan.snapshot);
+      plan.snapshot.close();
+    }
+  }
+
+  private void applyLoop() throws SQLException, PostgresSession.Abandoned, InterruptedException {
+    while (true) {
+      ChangeBatch first = queue.take(TAKE_NANOS);
+      if (first == null) {
+        if (queue.isEnded()) {
+          return;
+        }
+        continue;
+      }
+      ChangeGroup group = new ChangeGroup();
+      group.add(first);
+      ReplicationException readerFailure = null;
+      try {
+        while (group.weight() < GROUP_WEIGHT && group.changeCount() < GROUP_CHANGES) {
+          ChangeBatch next = queue.poll();
+          if (next == null) {
+            break;
+          }
+          group.add(next);
+        }
+      } catch (ReplicationException e) {
+        readerFailure = e;
+      }
+      apply(group);
+      if (readerFailure != null) {
+        throw readerFailure;
+      }
+    }
+  }
+
+  private void apply(ChangeGroup group) throws SQLException, PostgresSession.Abandoned {
+    try {
+      session.run((connection, retry) -> {
+        if (retry && committedAlready(connection) >= group.lastSequence()) {
+          return null;
+        }
+        long rows = applier.apply(connection, group);
+        publishApplied(group.lastSequence(), rows);
+        return null;
+      });
+    } catch (SQLException e) {
+      isolate(group);
+    } catch (ReplicationException e) {
+      if (e.key().isEmpty()) {
+        throw e;
+      }
+      isolate(group);
+    }
+  }
+
+  /** Applies a group that failed batch by batch, to commit what precedes the bad change. */
+  private void isolate(ChangeGroup group) throws SQLException, PostgresSession.Abandoned {
+    session.run((connection, retry) -> {
+      applier.applyIsolating(connection, group, committedAlready(connection), this::publishApplied);
+      return null;
+    });
+  }
+
+  private long committedAlready(Connection connection) throws SQLException {
+    long applied = checkpoints.appliedSequence(connection).orElse(-1);
+    connection.commit();
+    return applied;
+  }
+
+  private void publishApplied(long sequence, long rows) {
+    synchronized (progress) {
+      appliedSequence = sequence;
+      rowsApplied.addAndGet(rows);
+      lastCommit = Instant.now();
+      progress.notifyAll();
+    }
+  }
+
+  private void setState(ReplicationState next) {
+    synchronized (progress) {
+      if (state != ReplicationState.FAILED) {
+        state = next;
+      }
+      progress.notifyAll();
+    }
+  }
+
+  private void fail(ReplicationException error) {
+    LOG.error("kv2pg[{}]: replication failed: {}", name, error.getMessage(), error);
+    synchronized (progress) {
+      failure = error;
+      state = ReplicationState.FAILED;
+      progress.notifyAll();
+    }
+    Connection connection = session.openConnection();
+    if (connection != null) {
+      try {
+        checkpoints.saveFailure(connection, error.getMessage());
+      } catch (SQLException e) {
+        LOG.warn("kv2pg[{}]: could not record the failure in Postgres: {}", name, SqlStates.describe(e));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- reader thread
+
+  private void startReader(Plan plan) {
+    Map<Integer, CopiedRange> copiedRanges = new HashMap<>();
+    plan.copies.forEach((index, start) ->
+        copiedRanges.put(index, new CopiedRange(start.snapshotSequence(), start.resumeAfter())));
+    List<Route> routes = new ArrayList<>();
+    for (int i = 0; i < mappings.size(); i++) {
+      TreeMapping mapping = mappings.get(i);
+      routes.add(new Route(i, mapping.name(), mapping.columnFamily().getID(), mapping.treeName(),
+          mapping.prefix()));
+    }
+    ChangeRouter router = new ChangeRouter(routes, copiedRanges);
+    long from = plan.appliedSequence + 1;
+    Thread reader = new Thread(() -> runReader(router, from), "kv2pg-" + name + "-reader");
+    reader.setDaemon(true);
+    readerThread = reader;
+    reader.start();
+  }
+
+  private void runReader(ChangeRouter router, long from) {
+    // The decoder must be created on the thread that uses it.
+    try (WalBatchDecoder decoder = new WalBatchDecoder();
+        WalTailer tailer = new WalTailer(source, decoder, from)) {
+      while (!queue.isAborted()) {
+        if (stopping && tailer.nextSequence() > stopTarget) {
+          queue.finish();
+          return;
+        }
+        WalBatch batch = tailer.poll();
+        if (batch == null) {
+          LockSupport.parkNanos(POLL_NANOS);
+          continue;
+        }
+        if (!queue.put(router.route(batch))) {
+          return;
+        }
+      }
+    } catch (ReplicationException e) {
+      queue.fail(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      queue.fail(new ReplicationException("kv2pg[" + name + "]: the log reader was interrupted", e));
+    } catch (Throwable t) {
+      queue.fail(new ReplicationException("Replication '" + name + "': the log reader failed"
+          + " unexpectedly: " + t + ". Start the replication again to resume after the last commit.", t));
+    }
+  }
+
+  private void joinReader() {
+    Thread reader = readerThread;
+    if (reader == null || reader == Thread.currentThread()) {
+      return;
+    }
+    boolean interrupted = false;
+    while (true) {
+      try {
+        reader.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  @Override
+  public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
+    if (timeout == null || timeout.isNegative()) {
+      throw new IllegalArgumentException("timeout must not be null or negative");
+    }
+    long target = source.latestSequence();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (progress) {
+      while (true) {
+        ReplicationState current = state;
+        if (current == ReplicationState.FAILED) {
+          return false;
+        }
+        if ((current == ReplicationState.STREAMING || current == ReplicationState.STOPPED)
+            && appliedSequence >= target) {
+          return true;
+        }
+        if (current == ReplicationState.STOPPED) {
+          return false;
+        }
+        long remaining = deadline - System.nanoTime();
+        if (remaining <= 0) {
+          return false;
+        }
+        TimeUnit.NANOSECONDS.timedWait(progress, remaining);
+      }
+    }
+  }
+
+  @Override
+  public ReplicationStatus status() {
+    synchronized (progress) {
+      return new ReplicationStatus(name, state, appliedSequence, source.latestSequence(),
+          rowsApplied.get(), Optional.ofNullable(lastCommit), Optional.ofNullable(failure));
+    }
+  }
+
+  @Override
+  public void stop() {
+    if (stopRequested.compareAndSet(false, true)) {
+      stopTarget = source.latestSequence();
+      stopping = true;
+      if (state != ReplicationState.STREAMING) {
+        queue.abort(); // Nothing to drain before streaming; the copy stops at its next chunk.
+      }
+      session.wake();
+      LOG.info("kv2pg[{}]: stopping after sequence {}", name, stopTarget);
+    }
+    if (Thread.currentThread() == writerThread) {
+      return;
+    }
+    try {
+      writerThread.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+
+  @Override
+  public String toString() {
+    return "RunningReplication[" + name + ", " + state + "]";
+  }
+}

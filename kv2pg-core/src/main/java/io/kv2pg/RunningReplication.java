@@ -1,0 +1,41 @@
+package io.kv2pg;
+
+import java.time.Duration;
+
+/**
+ * A replication that {@link Replication#start()} started: the initial copy and the streaming run on
+ * kv2pg's own threads until {@link #stop()}.
+ *
+ * <p>All methods are thread-safe.
+ */
+public interface RunningReplication extends AutoCloseable {
+
+  /**
+   * Waits until Postgres holds every write that the store had when this call began.
+   *
+   * @param timeout how long to wait at most; must not be negative
+   * @return {@code true} once caught up; {@code false} on timeout, or when the replication stopped
+   *     or failed before catching up
+   * @throws InterruptedException if the calling thread is interrupted while waiting
+   */
+  boolean awaitCaughtUp(Duration timeout) throws InterruptedException;
+
+  /** Returns an immutable snapshot of the replication's progress; never blocks on I/O. */
+  ReplicationStatus status();
+
+  /**
+   * Stops the replication: applies and commits what the store held when the call began (unless the
+   * replication is still in its initial copy, which stops at the next chunk and resumes at the next
+   * start), then closes kv2pg's connection and threads. Returns once they have ended.
+   *
+   * <p>Idempotent. Never throws because of the replication's state: a failure stays readable
+   * through {@link #status()}. If Postgres is unreachable while draining, the rest is left for the
+   * next start (nothing is lost: it is still in the store's log). If the calling thread is
+   * interrupted while waiting, the interrupt flag is kept and the method returns early.
+   */
+  void stop();
+
+  /** Same as {@link #stop()}. */
+  @Override
+  void close();
+}

@@ -1,0 +1,69 @@
+package io.kv2pg.change;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Consecutive change batches applied in one Postgres transaction, coalesced per mapping and key so
+ * that only each key's last write is sent (a set-based upsert may not touch a row twice). Not
+ * thread-safe.
+ */
+public final class ChangeGroup {
+  private final List<ChangeBatch> batches = new ArrayList<>();
+  private final Map<Integer, Map<ByteBuffer, Change>> latestByMapping = new TreeMap<>();
+  private long weight;
+  private int changeCount;
+
+  /** Adds the next batch; batches must be added in sequence order. */
+  public void add(ChangeBatch batch) {
+    batches.add(batch);
+    weight += batch.weight();
+    changeCount += batch.changes().size();
+    for (Change change : batch.changes()) {
+      latestByMapping
+          .computeIfAbsent(change.mapping(), m -> new LinkedHashMap<>())
+          .put(ByteBuffer.wrap(change.key()), change);
+    }
+  }
+
+  /** Returns the batches, in order. */
+  public List<ChangeBatch> batches() {
+    return batches;
+  }
+
+  /** Returns whether no batch was added. */
+  public boolean isEmpty() {
+    return batches.isEmpty();
+  }
+
+  /** Returns the last sequence number of the last batch: the checkpoint once applied. */
+  public long lastSequence() {
+    return batches.get(batches.size() - 1).lastSequence();
+  }
+
+  /** Returns the memory the group holds, approximately. */
+  public long weight() {
+    return weight;
+  }
+
+  /** Returns how many changes were added, before coalescing. */
+  public int changeCount() {
+    return changeCount;
+  }
+
+  /** Returns the mapping indexes that have changes, in increasing order. */
+  public Collection<Integer> mappings() {
+    return latestByMapping.keySet();
+  }
+
+  /** Returns each key's last change for the mapping, in the order keys were first written. */
+  public Collection<Change> latest(int mapping) {
+    Map<ByteBuffer, Change> latest = latestByMapping.get(mapping);
+    return latest == null ? List.of() : latest.values();
+  }
+}

@@ -1,0 +1,163 @@
+package io.kv2pg.sink;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.OptionalLong;
+
+/**
+ * kv2pg's own tables in schema {@code kv2pg}: per replication, the last applied sequence number
+ * (written in the same transaction as the rows it covers) and the last failure; per tree mapping,
+ * the progress of its initial copy.
+ *
+ * <p>Every method works inside the caller's transaction and commits nothing, except where it
+ * says so.
+ */
+public final class CheckpointStore {
+  /** Namespace of kv2pg's advisory locks ("kv2p"). */
+  private static final int LOCK_CLASS = 0x6b763270;
+
+  private static final String CREATE_SCHEMA = """
+      create schema if not exists "kv2pg";
+      create table if not exists "kv2pg"."replication" (
+        "name" text primary key,
+        "applied_sequence" bigint not null,
+        "committed_at" timestamptz not null default now(),
+        "failure" text,
+        "failed_at" timestamptz
+      );
+      create table if not exists "kv2pg"."mapping_copy" (
+        "replication" text not null,
+        "mapping" text not null,
+        "snapshot_sequence" bigint not null,
+        "resume_after" bytea,
+        "rows_copied" bigint not null default 0,
+        "completed_at" timestamptz,
+        primary key ("replication", "mapping")
+      )""";
+
+  /** The initial copy of one mapping. */
+  public record CopyProgress(long snapshotSequence, byte[] resumeAfter, long rowsCopied, boolean completed) {}
+
+  private final String replication;
+
+  public CheckpointStore(String replication) {
+    this.replication = replication;
+  }
+
+  /** Creates kv2pg's schema and tables if they are missing, and commits. */
+  public static void createSchema(Connection connection) throws SQLException {
+    try (Statement statement = connection.createStatement()) {
+      // Serializes concurrent first starts: "create … if not exists" is not safe against a race.
+      statement.execute("select pg_advisory_xact_lock(" + LOCK_CLASS + ", 0)");
+      statement.execute(CREATE_SCHEMA);
+    }
+    connection.commit();
+  }
+
+  /**
+   * Takes the replication's session-level lock, so that one process at a time applies its
+   * changes.
+   *
+   * @return whether the lock was free
+   */
+  public boolean tryLock(Connection connection) throws SQLException {
+    try (PreparedStatement statement =
+        connection.prepareStatement("select pg_try_advisory_lock(?, hashtext(?))")) {
+      statement.setInt(1, LOCK_CLASS);
+      statement.setString(2, replication);
+      try (ResultSet rows = statement.executeQuery()) {
+        rows.next();
+        boolean locked = rows.getBoolean(1);
+        connection.commit();
+        return locked;
+      }
+    }
+  }
+
+  /** Returns the applied sequence number, if the replication has committed one. */
+  public OptionalLong appliedSequence(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "select \"applied_sequence\" from \"kv2pg\".\"replication\" where \"name\" = ?")) {
+      statement.setString(1, replication);
+      try (ResultSet rows = statement.executeQuery()) {
+        return rows.next() ? OptionalLong.of(rows.getLong(1)) : OptionalLong.empty();
+      }
+    }
+  }
+
+  /** Records the applied sequence number and clears any recorded failure. */
+  public void saveAppliedSequence(Connection connection, long sequence) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("""
+        insert into "kv2pg"."replication" ("name", "applied_sequence", "committed_at")
+        values (?, ?, now())
+        on conflict ("name") do update set "applied_sequence" = excluded."applied_sequence",
+          "committed_at" = excluded."committed_at", "failure" = null, "failed_at" = null""")) {
+      statement.setString(1, replication);
+      statement.setLong(2, sequence);
+      statement.executeUpdate();
+    }
+  }
+
+  /** Records why the replication stopped, in a transaction of its own, and commits. */
+  public void saveFailure(Connection connection, String failure) throws SQLException {
+    connection.rollback();
+    try (PreparedStatement statement = connection.prepareStatement("""
+        update "kv2pg"."replication" set "failure" = ?, "failed_at" = now() where "name" = ?""")) {
+      statement.setString(1, failure);
+      statement.setString(2, replication);
+      statement.executeUpdate();
+    }
+    connection.commit();
+  }
+
+  /** Returns the initial-copy progress of every mapping that has one. */
+  public Map<String, CopyProgress> copyProgress(Connection connection) throws SQLException {
+    Map<String, CopyProgress> progress = new HashMap<>();
+    try (PreparedStatement statement = connection.prepareStatement("""
+        select "mapping", "snapshot_sequence", "resume_after", "rows_copied", "completed_at" is not null
+        from "kv2pg"."mapping_copy" where "replication" = ?""")) {
+      statement.setString(1, replication);
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          progress.put(rows.getString(1), new CopyProgress(
+              rows.getLong(2), rows.getBytes(3), rows.getLong(4), rows.getBoolean(5)));
+        }
+      }
+    }
+    return progress;
+  }
+
+  /** Forgets every mapping's copy progress, for a replication that starts from nothing. */
+  public void clearCopyProgress(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "delete from \"kv2pg\".\"mapping_copy\" where \"replication\" = ?")) {
+      statement.setString(1, replication);
+      statement.executeUpdate();
+    }
+  }
+
+  /** Records a mapping's copy progress: the last key copied, and whether the copy is complete. */
+  public void saveCopyProgress(Connection connection, String mapping, CopyProgress progress)
+      throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("""
+        insert into "kv2pg"."mapping_copy"
+          ("replication", "mapping", "snapshot_sequence", "resume_after", "rows_copied", "completed_at")
+        values (?, ?, ?, ?, ?, case when ? then now() end)
+        on conflict ("replication", "mapping") do update set
+          "snapshot_sequence" = excluded."snapshot_sequence", "resume_after" = excluded."resume_after",
+          "rows_copied" = excluded."rows_copied", "completed_at" = excluded."completed_at\"""")) {
+      statement.setString(1, replication);
+      statement.setString(2, mapping);
+      statement.setLong(3, progress.snapshotSequence());
+      statement.setBytes(4, progress.resumeAfter());
+      statement.setLong(5, progress.rowsCopied());
+      statement.setBoolean(6, progress.completed());
+      statement.executeUpdate();
+    }
+  }
+}

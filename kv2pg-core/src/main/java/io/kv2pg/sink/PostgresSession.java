@@ -1,0 +1,157 @@
+package io.kv2pg.sink;
+
+import io.kv2pg.ReplicationException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * kv2pg's one writer connection, holding the replication's lock. Runs units of work and retries
+ * them, on a new connection if need be, when Postgres fails in a way that goes away by itself
+ * (lost connection, restart, serialization failure, deadlock): with backoff, for as long as it
+ * takes, unless the replication is stopping. Not thread-safe: one thread uses it.
+ */
+public final class PostgresSession implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(PostgresSession.class);
+  private static final long FIRST_BACKOFF_MILLIS = 100;
+  private static final long MAX_BACKOFF_MILLIS = 10_000;
+  /** How long to wait for a lock that an ended process's session may still hold. */
+  private static final long LOCK_WAIT_MILLIS = 15_000;
+
+  /** A unit of work; {@code retry} tells it that an earlier attempt failed part-way. */
+  @FunctionalInterface
+  public interface Work<T> {
+    T run(Connection connection, boolean retry) throws SQLException;
+  }
+
+  /** Thrown when the replication is stopping and Postgres cannot be reached to finish. */
+  public static final class Abandoned extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    Abandoned(SQLException cause) {
+      super("stopping while Postgres is unavailable", cause);
+    }
+  }
+
+  private final PostgresConnector connector;
+  private final CheckpointStore checkpoints;
+  private final String logName;
+  private final BooleanSupplier stopping;
+  private final Object sleeper = new Object();
+  private Connection connection;
+
+  public PostgresSession(PostgresConnector connector, CheckpointStore checkpoints, String logName,
+      BooleanSupplier stopping) {
+    this.connector = connector;
+    this.checkpoints = checkpoints;
+    this.logName = logName;
+    this.stopping = stopping;
+  }
+
+  /**
+   * Runs the work until it succeeds or fails for a reason that retrying cannot fix.
+   *
+   * @throws SQLException an error that is not transient
+   * @throws Abandoned if the replication is stopping while Postgres fails
+   * @throws ReplicationException from the work, or if another process holds the lock
+   */
+  public <T> T run(Work<T> work) throws SQLException, Abandoned {
+    long backoff = FIRST_BACKOFF_MILLIS;
+    boolean retry = false;
+    while (true) {
+      try {
+        return work.run(connection(), retry);
+      } catch (SQLException e) {
+        if (!SqlStates.isTransient(e)) {
+          throw e;
+        }
+        closeConnection();
+        if (stopping.getAsBoolean()) {
+          throw new Abandoned(e);
+        }
+        LOG.warn("kv2pg[{}]: Postgres failed ({}); retrying in {} ms", logName,
+            SqlStates.describe(e), backoff);
+        pause(backoff);
+        backoff = Math.min(MAX_BACKOFF_MILLIS, backoff * 2);
+        retry = true;
+      }
+    }
+  }
+
+  /** Wakes a retry that is waiting, so that a stop is noticed at once. */
+  public void wake() {
+    synchronized (sleeper) {
+      sleeper.notifyAll();
+    }
+  }
+
+  private void pause(long millis) {
+    long jittered = millis / 2 + ThreadLocalRandom.current().nextLong(millis / 2 + 1);
+    synchronized (sleeper) {
+      try {
+        sleeper.wait(jittered);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new ReplicationException("kv2pg[" + logName + "]: interrupted while waiting to retry", e);
+      }
+    }
+  }
+
+  private Connection connection() throws SQLException {
+    if (connection == null) {
+      Connection opened = connector.open();
+      try {
+        CheckpointStore.createSchema(opened);
+        lock(opened);
+      } catch (SQLException | RuntimeException e) {
+        closeQuietly(opened);
+        throw e;
+      }
+      connection = opened;
+      LOG.debug("kv2pg[{}]: connected to {}", logName, connector.describe());
+    }
+    return connection;
+  }
+
+  private void lock(Connection opened) throws SQLException {
+    long deadline = System.nanoTime() + LOCK_WAIT_MILLIS * 1_000_000;
+    while (!checkpoints.tryLock(opened)) {
+      if (System.nanoTime() > deadline || stopping.getAsBoolean()) {
+        throw new ReplicationException(
+            "Replication '" + logName + "' is already running against " + connector.describe()
+                + " (another process or RunningReplication holds its lock). Stop the other one,"
+                + " or give this replication another name.",
+            null);
+      }
+      pause(200);
+    }
+  }
+
+  private void closeConnection() {
+    if (connection != null) {
+      closeQuietly(connection);
+      connection = null;
+    }
+  }
+
+  private static void closeQuietly(Connection connection) {
+    try {
+      connection.close();
+    } catch (SQLException e) {
+      LOG.debug("closing a failed connection: {}", e.getMessage());
+    }
+  }
+
+  /** Returns the connection if one is open, for best-effort bookkeeping at the end. */
+  public Connection openConnection() {
+    return connection;
+  }
+
+  @Override
+  public void close() {
+    closeConnection();
+  }
+}
