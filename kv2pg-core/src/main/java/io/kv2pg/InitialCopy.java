@@ -5,7 +5,7 @@ import io.kv2pg.sink.CheckpointStore;
 import io.kv2pg.sink.CheckpointStore.CopyProgress;
 import io.kv2pg.sink.PostgresSession;
 import io.kv2pg.sink.SqlStates;
-import io.kv2pg.sink.StatementTableWriter;
+import io.kv2pg.sink.TableWriter;
 import io.kv2pg.source.SnapshotScan;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
  */
 final class InitialCopy {
   private static final Logger LOG = LoggerFactory.getLogger(InitialCopy.class);
-  private static final int CHUNK_ROWS = 5_000;
-  private static final long CHUNK_BYTES = 8L << 20;
+  private static final int CHUNK_ROWS = 20_000;
+  private static final long CHUNK_BYTES = 16L << 20;
 
   private final String logName;
   private final RocksDB database;
@@ -43,13 +43,14 @@ final class InitialCopy {
    *
    * @return whether the copy completed; {@code false} if the replication is stopping
    */
-  boolean copy(PostgresSession session, TreeMapping mapping, int index, StatementTableWriter writer,
+  boolean copy(PostgresSession session, TreeMapping mapping, int index, TableWriter writer,
       Snapshot snapshot, CopyProgress start, LongConsumer rowsCopied)
       throws SQLException, PostgresSession.Abandoned {
     long sequence = snapshot.getSequenceNumber();
     LOG.info("kv2pg[{}]: copying mapping '{}' from the snapshot at sequence {}{}", logName,
         mapping.name(), sequence, start.resumeAfter() == null ? "" : " (resuming)");
     long rows = start.rowsCopied();
+    byte[] lastCopied = start.resumeAfter();
     try (SnapshotScan scan = new SnapshotScan(database, mapping.columnFamily(), snapshot,
         mapping.prefix(), start.resumeAfter())) {
       while (true) {
@@ -64,14 +65,15 @@ final class InitialCopy {
         for (SnapshotScan.Entry entry : entries) {
           changes.add(new Change(index, entry.key(), entry.value(), sequence));
         }
-        byte[] last = entries.isEmpty() ? start.resumeAfter() : entries.get(entries.size() - 1).key();
+        byte[] copiedThrough = lastCopied;
+        byte[] last = entries.isEmpty() ? lastCopied : entries.get(entries.size() - 1).key();
         CopyProgress progress = new CopyProgress(sequence, last, rows + entries.size(), done);
         session.run((connection, retry) -> {
           if (retry && alreadySaved(connection, mapping.name(), progress)) {
             return null;
           }
           try {
-            writer.upsert(connection, changes);
+            writer.copy(connection, changes, copiedThrough);
             checkpoints.saveCopyProgress(connection, mapping.name(), progress);
             connection.commit();
           } catch (SQLException e) {
@@ -92,6 +94,7 @@ final class InitialCopy {
           return null;
         });
         rows = progress.rowsCopied();
+        lastCopied = last;
         rowsCopied.accept(entries.size());
         if (done) {
           LOG.info("kv2pg[{}]: copied mapping '{}': {} rows", logName, mapping.name(), rows);

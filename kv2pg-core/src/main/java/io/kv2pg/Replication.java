@@ -51,6 +51,14 @@ public final class Replication {
     return name;
   }
 
+  RocksDB database() {
+    return database;
+  }
+
+  PostgresConnector postgres() {
+    return postgres;
+  }
+
   /** Returns the tree mappings, in the order they were added. */
   public List<TreeMapping> trees() {
     return trees;

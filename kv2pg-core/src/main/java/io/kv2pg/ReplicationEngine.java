@@ -12,14 +12,13 @@ import io.kv2pg.sink.CheckpointStore.CopyProgress;
 import io.kv2pg.sink.PostgresConnector;
 import io.kv2pg.sink.PostgresSession;
 import io.kv2pg.sink.SqlStates;
-import io.kv2pg.sink.StatementTableWriter;
+import io.kv2pg.sink.TableWriter;
 import io.kv2pg.source.WalBatch;
 import io.kv2pg.source.WalBatchDecoder;
 import io.kv2pg.source.WalSource;
 import io.kv2pg.source.WalTailer;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -32,6 +31,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.RocksDBException;
 import org.rocksdb.Snapshot;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,7 +52,7 @@ final class ReplicationEngine implements RunningReplication {
   private final String name;
   private final WalSource source;
   private final List<TreeMapping> mappings;
-  private final List<StatementTableWriter> writers = new ArrayList<>();
+  private final List<TableWriter> writers = new ArrayList<>();
   private final CheckpointStore checkpoints;
   private final ChangeApplier applier;
   private final PostgresSession session;
@@ -74,9 +75,8 @@ final class ReplicationEngine implements RunningReplication {
     this.name = name;
     this.source = source;
     this.mappings = mappings;
-    for (TreeMapping mapping : mappings) {
-      writers.add(new StatementTableWriter(mapping.name(), mapping.treeName(), mapping.insert(),
-          mapping.insertParameters(), mapping.remove(), mapping.removeParameters()));
+    for (int i = 0; i < mappings.size(); i++) {
+      writers.add(mappings.get(i).writer(i));
     }
     this.checkpoints = new CheckpointStore(name);
     this.applier = new ChangeApplier(checkpoints, writers);
@@ -94,7 +94,7 @@ final class ReplicationEngine implements RunningReplication {
 
   private void runWriter() {
     try {
-      runCreateCommands();
+      prepareTables();
       Plan plan = plan();
       startReader(plan);
       if (!copy(plan)) {
@@ -131,25 +131,26 @@ final class ReplicationEngine implements RunningReplication {
     }
   }
 
-  private void runCreateCommands() throws SQLException, PostgresSession.Abandoned {
-    for (TreeMapping mapping : mappings) {
-      for (String commands : mapping.createCommands()) {
-        session.run((connection, retry) -> {
-          try (Statement statement = connection.createStatement()) {
-            statement.execute(commands);
-            connection.commit();
-          } catch (SQLException e) {
-            connection.rollback();
-            if (SqlStates.isTransient(e)) {
-              throw e;
-            }
-            throw new ReplicationException("The create commands of mapping '" + mapping.name()
-                + "' failed: " + SqlStates.describe(e) + ". Fix them and start again.", e,
-                mapping.name(), mapping.treeName(), null, -1);
+  private void prepareTables() throws SQLException, PostgresSession.Abandoned {
+    for (TableWriter writer : writers) {
+      session.run((connection, retry) -> {
+        try {
+          writer.prepare(connection);
+          connection.commit();
+        } catch (SQLException e) {
+          connection.rollback();
+          if (SqlStates.isTransient(e)) {
+            throw e;
           }
-          return null;
-        });
-      }
+          throw new ReplicationException("Preparing the table of mapping '" + writer.mappingName()
+              + "' failed: " + SqlStates.describe(e) + ". Fix its create commands or declaration,"
+              + " then start again.", e, writer.mappingName(), writer.treeName(), null, -1);
+        } catch (RuntimeException e) {
+          connection.rollback();
+          throw e;
+        }
+        return null;
+      });
     }
   }
 
@@ -184,8 +185,10 @@ final class ReplicationEngine implements RunningReplication {
       try {
         if (applied.isEmpty()) {
           checkpoints.clearCopyProgress(connection);
-          checkpoints.saveAppliedSequence(connection, snapshotSequence);
         }
+        // Also clears the failure an earlier run recorded: a copy may complete without any
+        // streamed commit (which would clear it) following.
+        checkpoints.saveAppliedSequence(connection, applied.orElse(snapshotSequence));
         for (Map.Entry<Integer, CopyProgress> copy : plan.copies.entrySet()) {
           CopyProgress previous = copy.getValue();
           CopyProgress start = new CopyProgress(snapshotSequence,
@@ -340,7 +343,16 @@ final class ReplicationEngine implements RunningReplication {
       routes.add(new Route(i, mapping.name(), mapping.columnFamily().getID(), mapping.treeName(),
           mapping.prefix()));
     }
-    ChangeRouter router = new ChangeRouter(routes, copiedRanges);
+    Map<Integer, ColumnFamilyHandle> families = new HashMap<>();
+    mappings.forEach(mapping -> families.put(mapping.columnFamily().getID(), mapping.columnFamily()));
+    ChangeRouter router = new ChangeRouter(routes, copiedRanges, (familyId, key) -> {
+      try {
+        return source.database().get(families.get(familyId), key);
+      } catch (RocksDBException e) {
+        throw new ReplicationException("RocksDB failed to read back the merged value of key "
+            + java.util.HexFormat.of().formatHex(key) + ": " + e.getMessage(), e);
+      }
+    });
     long from = plan.appliedSequence + 1;
     Thread reader = new Thread(() -> runReader(router, from), "kv2pg-" + name + "-reader");
     reader.setDaemon(true);

@@ -1,10 +1,17 @@
 package io.kv2pg;
 
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import io.kv2pg.sink.DeclaredTableWriter;
 import io.kv2pg.sink.PreparedSql;
+import io.kv2pg.sink.StatementTableWriter;
+import io.kv2pg.sink.TableDefinition;
+import io.kv2pg.sink.TableWriter;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.RocksDBException;
 
@@ -26,6 +33,13 @@ public final class TreeMapping {
   private final InsertParameters insertParameters;
   private final PreparedSql remove;
   private final RemoveParameters removeParameters;
+  private final PreparedSql removeRange;
+  private final RemoveRangeParameters removeRangeParameters;
+  private final String schema;
+  private final String table;
+  private final List<TableDefinition.Column> keyColumns;
+  private final List<TableDefinition.Column> valueColumns;
+  private final String rawKeyColumn;
 
   private TreeMapping(Builder builder, String treeName) {
     this.columnFamily = builder.columnFamily;
@@ -40,6 +54,13 @@ public final class TreeMapping {
     this.insertParameters = builder.insertParameters;
     this.remove = builder.remove;
     this.removeParameters = builder.removeParameters;
+    this.removeRange = builder.removeRange;
+    this.removeRangeParameters = builder.removeRangeParameters;
+    this.schema = builder.schema;
+    this.table = builder.table;
+    this.keyColumns = List.copyOf(builder.keyColumns);
+    this.valueColumns = List.copyOf(builder.valueColumns);
+    this.rawKeyColumn = builder.rawKeyColumn;
   }
 
   /**
@@ -75,24 +96,23 @@ public final class TreeMapping {
     return columnFamily;
   }
 
-  List<String> createCommands() {
-    return createCommands;
+  /** Returns whether the mapping is a declared table (rather than user statements). */
+  public boolean isDeclaredTable() {
+    return table != null;
   }
 
-  PreparedSql insert() {
-    return insert;
+  /** Creates the writer that applies this mapping's changes; {@code index} is its position. */
+  TableWriter writer(int index) {
+    if (table == null) {
+      return new StatementTableWriter(name, treeName, createCommands, insert, insertParameters,
+          remove, removeParameters, removeRange, removeRangeParameters);
+    }
+    return new DeclaredTableWriter(name, treeName, definition(), prefix, index, createCommands);
   }
 
-  InsertParameters insertParameters() {
-    return insertParameters;
-  }
-
-  PreparedSql remove() {
-    return remove;
-  }
-
-  RemoveParameters removeParameters() {
-    return removeParameters;
+  /** Returns the declared table; only for declared mappings. */
+  TableDefinition definition() {
+    return new TableDefinition(schema, table, keyColumns, valueColumns, rawKeyColumn, prefix.length);
   }
 
   @Override
@@ -113,6 +133,14 @@ public final class TreeMapping {
     private InsertParameters insertParameters;
     private PreparedSql remove;
     private RemoveParameters removeParameters;
+    private PreparedSql removeRange;
+    private RemoveRangeParameters removeRangeParameters;
+    private String schema;
+    private String table;
+    private final List<TableDefinition.Column> keyColumns = new ArrayList<>();
+    private final List<TableDefinition.Column> valueColumns = new ArrayList<>();
+    private final Set<String> columnNames = new HashSet<>();
+    private String rawKeyColumn = "kv_key";
 
     private Builder(ColumnFamilyHandle columnFamily) {
       this.columnFamily = columnFamily;
@@ -172,6 +200,77 @@ public final class TreeMapping {
       return this;
     }
 
+    /**
+     * Sets the statement run for every removed key range ({@code deleteRange}) and the function
+     * that gives its parameters from the range, clipped to the mapping's prefix ({@code end} is
+     * {@code null} when the range has no end). Optional for statement mappings: without it, a
+     * range delete on the tree fails the replication. Declared tables need none.
+     */
+    public Builder removeRange(String sql, RemoveRangeParameters parameters) {
+      this.removeRange = parse("removeRange", checkSql("removeRange", sql));
+      this.removeRangeParameters =
+          Objects.requireNonNull(parameters, "removeRange parameters must not be null");
+      return this;
+    }
+
+    /**
+     * Makes this a declared table: kv2pg creates it if it does not exist (primary key from the key
+     * columns), checks it against the declaration at every start, and writes it with its bulk
+     * paths. The name is {@code table} or {@code schema.table}; each part is used exactly as
+     * given, quoted (so {@code Orders} and {@code orders} are different tables).
+     */
+    public Builder table(String name) {
+      Objects.requireNonNull(name, "table must not be null");
+      String[] parts = name.split("\\.", -1);
+      if (parts.length > 2 || Arrays.stream(parts).anyMatch(String::isBlank)) {
+        throw new IllegalArgumentException("table must be 'table' or 'schema.table' but was '" + name + "'");
+      }
+      this.schema = parts.length == 2 ? parts[0] : null;
+      this.table = parts[parts.length - 1];
+      return this;
+    }
+
+    /**
+     * Adds a key column of the declared table, decoded from the key after the prefix. Key columns
+     * form the primary key, in the order added, and are NOT NULL. Without key columns the table
+     * is keyed by the raw key column.
+     */
+    public Builder keyColumn(String name, ColumnDecoder decoder) {
+      keyColumns.add(column("keyColumn", name, decoder));
+      return this;
+    }
+
+    /** Adds a nullable value column of the declared table, decoded from the value. */
+    public Builder valueColumn(String name, ColumnDecoder decoder) {
+      valueColumns.add(column("valueColumn", name, decoder));
+      return this;
+    }
+
+    /**
+     * Names the {@code bytea} column that keeps the whole raw key (default {@code kv_key}); it is
+     * unique, and serves range deletes, verification and re-copies whatever the key's encoding.
+     */
+    public Builder rawKeyColumn(String name) {
+      Objects.requireNonNull(name, "rawKeyColumn must not be null");
+      if (name.isBlank()) {
+        throw new IllegalArgumentException("rawKeyColumn must not be blank");
+      }
+      this.rawKeyColumn = name;
+      return this;
+    }
+
+    private TableDefinition.Column column(String property, String name, ColumnDecoder decoder) {
+      Objects.requireNonNull(name, property + " name must not be null");
+      Objects.requireNonNull(decoder, property + " decoder must not be null");
+      if (name.isBlank()) {
+        throw new IllegalArgumentException(property + " name must not be blank");
+      }
+      if (!columnNames.add(name)) {
+        throw new IllegalArgumentException(property + " '" + name + "' is declared twice");
+      }
+      return new TableDefinition.Column(name, decoder.decoder());
+    }
+
     private static PreparedSql parse(String property, String sql) {
       try {
         return PreparedSql.parse(sql);
@@ -195,11 +294,25 @@ public final class TreeMapping {
      *     family handle is closed
      */
     public TreeMapping build() {
-      if (insert == null) {
-        throw new IllegalStateException("insert is required: call insert(sql, parameters)");
-      }
-      if (remove == null) {
-        throw new IllegalStateException("remove is required: call remove(sql, parameters)");
+      if (table != null) {
+        if (insert != null || remove != null || removeRange != null) {
+          throw new IllegalStateException("a declared table takes no insert, remove or removeRange"
+              + " statements: kv2pg generates them; use either table(...) or the statements");
+        }
+        if (columnNames.contains(rawKeyColumn)) {
+          throw new IllegalStateException("rawKeyColumn '" + rawKeyColumn + "' is also declared as a"
+              + " key or value column; name it differently with rawKeyColumn(...)");
+        }
+      } else {
+        if (!keyColumns.isEmpty() || !valueColumns.isEmpty()) {
+          throw new IllegalStateException("keyColumn and valueColumn need table(name)");
+        }
+        if (insert == null) {
+          throw new IllegalStateException("insert is required: call insert(sql, parameters), or table(name)");
+        }
+        if (remove == null) {
+          throw new IllegalStateException("remove is required: call remove(sql, parameters)");
+        }
       }
       if (!columnFamily.isOwningHandle()) {
         throw new IllegalStateException("columnFamily handle is closed");

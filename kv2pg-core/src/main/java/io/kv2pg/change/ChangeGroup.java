@@ -2,6 +2,7 @@ package io.kv2pg.change;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,6 +17,7 @@ import java.util.TreeMap;
 public final class ChangeGroup {
   private final List<ChangeBatch> batches = new ArrayList<>();
   private final Map<Integer, Map<ByteBuffer, Change>> latestByMapping = new TreeMap<>();
+  private final Map<Integer, List<Change>> rangesByMapping = new TreeMap<>();
   private long weight;
   private int changeCount;
 
@@ -25,9 +27,16 @@ public final class ChangeGroup {
     weight += batch.weight();
     changeCount += batch.changes().size();
     for (Change change : batch.changes()) {
-      latestByMapping
-          .computeIfAbsent(change.mapping(), m -> new LinkedHashMap<>())
-          .put(ByteBuffer.wrap(change.key()), change);
+      Map<ByteBuffer, Change> latest =
+          latestByMapping.computeIfAbsent(change.mapping(), m -> new LinkedHashMap<>());
+      if (change.isRangeDelete()) {
+        // Earlier writes inside the range are void; later ones stay in latest and, applied after
+        // the range deletes, win as they should.
+        latest.values().removeIf(earlier -> inRange(earlier.key(), change));
+        rangesByMapping.computeIfAbsent(change.mapping(), m -> new ArrayList<>()).add(change);
+      } else {
+        latest.put(ByteBuffer.wrap(change.key()), change);
+      }
     }
   }
 
@@ -59,6 +68,16 @@ public final class ChangeGroup {
   /** Returns the mapping indexes that have changes, in increasing order. */
   public Collection<Integer> mappings() {
     return latestByMapping.keySet();
+  }
+
+  /** Returns the mapping's range deletes, in write order; they apply before every other change. */
+  public List<Change> ranges(int mapping) {
+    return rangesByMapping.getOrDefault(mapping, List.of());
+  }
+
+  private static boolean inRange(byte[] key, Change range) {
+    return Arrays.compareUnsigned(key, range.key()) >= 0
+        && (range.rangeEnd() == null || Arrays.compareUnsigned(key, range.rangeEnd()) < 0);
   }
 
   /** Returns each key's last change for the mapping, in the order keys were first written. */

@@ -5,6 +5,7 @@ import io.kv2pg.source.SnapshotScan;
 import io.kv2pg.source.WalBatch;
 import io.kv2pg.source.WalRecord;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -18,14 +19,24 @@ import java.util.Map;
 public final class ChangeRouter {
   private final Map<Integer, List<Route>> routesByFamily = new HashMap<>();
   private final Map<Integer, CopiedRange> copiedRanges;
+  private final ValueReader values;
+
+  /** Reads a key's current value back from the store, for merge operands. */
+  @FunctionalInterface
+  public interface ValueReader {
+    /** Returns the key's value now, or {@code null} if it has none. */
+    byte[] read(int columnFamilyId, byte[] key);
+  }
 
   /**
    * Creates a router.
    *
    * @param copiedRanges per mapping index, the keys this run's initial copy reads
+   * @param values reads merged values back from the store
    */
-  public ChangeRouter(List<Route> routes, Map<Integer, CopiedRange> copiedRanges) {
+  public ChangeRouter(List<Route> routes, Map<Integer, CopiedRange> copiedRanges, ValueReader values) {
     this.copiedRanges = Map.copyOf(copiedRanges);
+    this.values = values;
     for (Route route : routes) {
       routesByFamily.computeIfAbsent(route.columnFamilyId(), id -> new ArrayList<>()).add(route);
     }
@@ -48,24 +59,60 @@ public final class ChangeRouter {
         continue;
       }
       for (Route route : routes) {
-        if (!SnapshotScan.startsWith(record.key(), route.prefix())
-            && record.type() != WalRecord.Type.DELETE_RANGE) {
-          continue;
-        }
         Change change = switch (record.type()) {
-          case PUT -> new Change(route.mapping(), record.key(), record.value(), record.sequence());
-          case DELETE, SINGLE_DELETE -> new Change(route.mapping(), record.key(), null, record.sequence());
+          case PUT -> matches(record, route)
+              ? new Change(route.mapping(), record.key(), record.value(), record.sequence()) : null;
+          case DELETE, SINGLE_DELETE -> matches(record, route)
+              ? new Change(route.mapping(), record.key(), null, record.sequence()) : null;
+          // A merge record holds an operand, not a value: read the merged value back. It may
+          // already include later writes, which the stream then applies again: the table is
+          // eventually, not transactionally, consistent for merged keys.
+          case MERGE -> matches(record, route)
+              ? new Change(route.mapping(), record.key(),
+                  values.read(record.columnFamilyId(), record.key()), record.sequence())
+              : null;
+          case DELETE_RANGE -> rangeFor(record, route);
           default -> throw unsupported(record, route);
         };
-        CopiedRange copied = copiedRanges.get(route.mapping());
-        if (copied != null && copied.contains(change)) {
+        if (change == null) {
           continue;
+        }
+        CopiedRange copied = copiedRanges.get(route.mapping());
+        if (copied != null) {
+          change = copied.remainder(change);
+          if (change == null) {
+            continue;
+          }
         }
         changes.add(change);
         weight += change.weight();
       }
     }
     return new ChangeBatch(batch.sequence(), batch.lastSequence(), changes, weight);
+  }
+
+  private static boolean matches(WalRecord record, Route route) {
+    return SnapshotScan.startsWith(record.key(), route.prefix());
+  }
+
+  /** Returns the part of a range delete within the route's prefix, or null if none. */
+  private static Change rangeFor(WalRecord record, Route route) {
+    byte[] prefix = route.prefix();
+    byte[] begin = record.key();
+    byte[] end = record.value();
+    if (prefix.length > 0) {
+      if (Arrays.compareUnsigned(begin, prefix) < 0) {
+        begin = prefix;
+      }
+      byte[] prefixEnd = KeyRanges.prefixEnd(prefix);
+      if (prefixEnd != null && (end == null || Arrays.compareUnsigned(end, prefixEnd) > 0)) {
+        end = prefixEnd;
+      }
+    }
+    if (end != null && Arrays.compareUnsigned(begin, end) >= 0) {
+      return null;
+    }
+    return Change.deleteRange(route.mapping(), begin, end, record.sequence());
   }
 
   private static ReplicationException unsupported(WalRecord record, Route route) {
@@ -75,10 +122,10 @@ public final class ChangeRouter {
             + HexFormat.of().formatHex(record.key()) + ", sequence " + record.sequence();
     return new ReplicationException(
         "The store holds a " + record.type().operation() + " write " + where
-            + ", which kv2pg cannot replicate yet: it replicates put, delete and singleDelete, and"
-            + " write-committed transactions without a two-phase prepare. Rewrite the data with"
-            + " puts and deletes (or stop mapping the tree), then start the replication again"
-            + " from a fresh copy.",
+            + ", which kv2pg cannot replicate: it replicates put, delete, singleDelete, deleteRange,"
+            + " merge, and transactions (TransactionDB, OptimisticTransactionDB) committed without"
+            + " a two-phase prepare(). Commit transactions without prepare() (or stop mapping the"
+            + " tree), then start the replication again from a fresh copy.",
         null,
         route == null ? null : route.mappingName(),
         route == null ? null : route.treeName(),

@@ -10,9 +10,26 @@ import java.util.Arrays;
  */
 public record CopiedRange(long snapshotSequence, byte[] copiedAfter) {
 
-  /** Returns whether the change is already contained in the copy. */
-  public boolean contains(Change change) {
-    return change.sequence() <= snapshotSequence
-        && (copiedAfter == null || Arrays.compareUnsigned(change.key(), copiedAfter) > 0);
+  /**
+   * Returns what of the change the copy does not already contain: the change itself, a range
+   * delete clipped to the keys copied from older snapshots, or {@code null} for nothing.
+   */
+  public Change remainder(Change change) {
+    if (change.sequence() > snapshotSequence) {
+      return change;
+    }
+    if (copiedAfter == null) {
+      return null;
+    }
+    if (!change.isRangeDelete()) {
+      return Arrays.compareUnsigned(change.key(), copiedAfter) > 0 ? null : change;
+    }
+    byte[] limit = KeyRanges.successor(copiedAfter);
+    byte[] end = change.rangeEnd();
+    if (end == null || Arrays.compareUnsigned(end, limit) > 0) {
+      end = limit;
+    }
+    return Arrays.compareUnsigned(change.key(), end) >= 0
+        ? null : Change.deleteRange(change.mapping(), change.key(), end, change.sequence());
   }
 }

@@ -27,9 +27,9 @@ public final class ChangeApplier {
   }
 
   private final CheckpointStore checkpoints;
-  private final List<StatementTableWriter> writers;
+  private final List<TableWriter> writers;
 
-  public ChangeApplier(CheckpointStore checkpoints, List<StatementTableWriter> writers) {
+  public ChangeApplier(CheckpointStore checkpoints, List<? extends TableWriter> writers) {
     this.checkpoints = checkpoints;
     this.writers = List.copyOf(writers);
   }
@@ -57,7 +57,9 @@ public final class ChangeApplier {
     long rows = 0;
     for (Step step : steps(group)) {
       if (step.deletes()) {
-        step.writer().delete(connection, step.changes());
+        List<Change> ranges = step.changes().stream().filter(Change::isRangeDelete).toList();
+        step.writer().deleteRange(connection, ranges);
+        step.writer().delete(connection, step.changes().subList(ranges.size(), step.changes().size()));
       } else {
         step.writer().upsert(connection, step.changes());
       }
@@ -67,14 +69,16 @@ public final class ChangeApplier {
   }
 
   /** One statement batch: a mapping's deletes or its upserts. */
-  private record Step(StatementTableWriter writer, boolean deletes, List<Change> changes) {}
+  private record Step(TableWriter writer, boolean deletes, List<Change> changes) {}
 
   private List<Step> steps(ChangeGroup group) {
     List<Integer> mappings = new ArrayList<>(group.mappings());
     List<Step> steps = new ArrayList<>(mappings.size() * 2);
     for (int i = mappings.size() - 1; i >= 0; i--) {
       int mapping = mappings.get(i);
-      steps.add(new Step(writers.get(mapping), true, select(group.latest(mapping), true)));
+      List<Change> deletes = new ArrayList<>(group.ranges(mapping));
+      deletes.addAll(select(group.latest(mapping), true));
+      steps.add(new Step(writers.get(mapping), true, deletes));
     }
     for (int mapping : mappings) {
       steps.add(new Step(writers.get(mapping), false, select(group.latest(mapping), false)));

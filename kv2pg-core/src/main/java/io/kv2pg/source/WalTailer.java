@@ -79,7 +79,9 @@ public final class WalTailer implements AutoCloseable {
 
   /** Moves the iterator onto records the store says it has; false if they cannot be seen yet. */
   private boolean advanceToNewRecords() throws RocksDBException {
-    if (iterator != null && statusIsOk(iterator)) {
+    // A kept iterator that stopped on an error is rebuilt rather than trusted: RocksDB's own
+    // "Gap in sequence numbers" lands here, and a fresh iterator lets consume() name the range.
+    if (iterator != null && hasOkStatus(iterator)) {
       iterator.next(); // Picks up records appended to the same WAL file; cheap.
       if (iterator.isValid()) {
         return true;
@@ -106,6 +108,15 @@ public final class WalTailer implements AutoCloseable {
           + " but its write-ahead log ends before " + nextSequence);
     }
     return false;
+  }
+
+  private static boolean hasOkStatus(TransactionLogIterator iterator) {
+    try {
+      iterator.status();
+      return true;
+    } catch (RocksDBException e) {
+      return false;
+    }
   }
 
   private static boolean statusIsOk(TransactionLogIterator iterator) throws RocksDBException {

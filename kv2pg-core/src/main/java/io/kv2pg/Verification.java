@@ -1,0 +1,237 @@
+package io.kv2pg;
+
+import io.kv2pg.change.Change;
+import io.kv2pg.change.ChangeBatch;
+import io.kv2pg.change.ChangeRouter;
+import io.kv2pg.change.KeyRanges;
+import io.kv2pg.change.Route;
+import io.kv2pg.sink.DeclaredTableWriter;
+import io.kv2pg.sink.SqlStates;
+import io.kv2pg.sink.TableVerifier;
+import io.kv2pg.source.PrimaryWalSource;
+import io.kv2pg.source.SnapshotScan;
+import io.kv2pg.source.WalBatch;
+import io.kv2pg.source.WalBatchDecoder;
+import io.kv2pg.source.WalSource;
+import io.kv2pg.source.WalTailer;
+import java.nio.ByteBuffer;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Predicate;
+import org.rocksdb.Snapshot;
+
+/**
+ * Compares a replication's declared tables with the store: every entry of every declared mapping,
+ * read from a RocksDB snapshot, against its table, both streamed in key order with bounded memory.
+ *
+ * <p>Safe while the replication runs: it reads the table and the replication's checkpoint in one
+ * Postgres snapshot, then takes the store snapshot, and leaves out the keys the store changed
+ * between the checkpoint and its snapshot (read from the write-ahead log), since the replication
+ * may not have applied those yet. Statement mappings cannot be verified (kv2pg does not know their
+ * tables) and are left out. Immutable and thread-safe; each {@link #run()} opens its own
+ * connection.
+ */
+public final class Verification {
+  private static final int DEFAULT_SAMPLES = 5;
+  private static final int CHUNK = 5_000;
+
+  private final Replication replication;
+  private final int maxSamples;
+
+  private Verification(Replication replication, int maxSamples) {
+    this.replication = replication;
+    this.maxSamples = maxSamples;
+  }
+
+  /**
+   * Returns a verification of the replication's declared tables.
+   *
+   * @throws IllegalArgumentException if the replication has no declared table
+   */
+  public static Verification of(Replication replication) {
+    if (replication.trees().stream().noneMatch(TreeMapping::isDeclaredTable)) {
+      throw new IllegalArgumentException("replication '" + replication.name()
+          + "' has no declared table to verify: verification needs TreeMapping.Builder.table(...)");
+    }
+    return new Verification(replication, DEFAULT_SAMPLES);
+  }
+
+  /** Returns a verification that keeps up to {@code maxSamples} samples per table (default 5). */
+  public Verification withMaxSamples(int maxSamples) {
+    if (maxSamples < 0) {
+      throw new IllegalArgumentException("maxSamples must not be negative but was " + maxSamples);
+    }
+    return new Verification(replication, maxSamples);
+  }
+
+  /**
+   * Runs the comparison.
+   *
+   * @throws ReplicationException if Postgres or the store cannot be read
+   */
+  public VerificationReport run() {
+    WalSource source = new PrimaryWalSource(replication.database());
+    try (Connection connection = replication.postgres().open()) {
+      connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+      try {
+        return run(connection, source);
+      } finally {
+        connection.rollback();
+      }
+    } catch (SQLException e) {
+      throw new ReplicationException("Verification of replication '" + replication.name()
+          + "' failed: " + SqlStates.describe(e), e);
+    }
+  }
+
+  private VerificationReport run(Connection connection, WalSource source) throws SQLException {
+    OptionalLong applied = appliedSequence(connection);
+    List<TreeMapping> trees = replication.trees();
+    Snapshot snapshot = source.database().getSnapshot();
+    try {
+      long storeSequence = snapshot.getSequenceNumber();
+      Map<Integer, Predicate<byte[]>> changed = applied.isPresent() && applied.getAsLong() < storeSequence
+          ? changedBetween(source, applied.getAsLong(), storeSequence)
+          : Map.of();
+      List<VerificationReport.TableResult> results = new ArrayList<>();
+      for (int i = 0; i < trees.size(); i++) {
+        TreeMapping mapping = trees.get(i);
+        if (!mapping.isDeclaredTable()) {
+          continue;
+        }
+        DeclaredTableWriter writer = (DeclaredTableWriter) mapping.writer(i);
+        if (!tableExists(connection, writer)) {
+          throw new ReplicationException("Table " + writer.table().displayName() + " of mapping '"
+              + mapping.name() + "' does not exist: start the replication to create and fill it.", null);
+        }
+        TableVerifier.Counts counts;
+        try (SnapshotScan scan = new SnapshotScan(source.database(), mapping.columnFamily(), snapshot,
+            mapping.prefix(), null)) {
+          counts = new TableVerifier(writer, mapping.prefix(), maxSamples)
+              .compare(connection, entries(scan, i, storeSequence), changed.getOrDefault(i, key -> false));
+        }
+        results.add(new VerificationReport.TableResult(mapping.name(), writer.table().displayName(),
+            counts.storeRows(), counts.tableRows(), counts.missing(), counts.extra(),
+            counts.different(), counts.inFlight(), counts.samples()));
+      }
+      return new VerificationReport(storeSequence, applied, results);
+    } finally {
+      source.database().releaseSnapshot(snapshot);
+      snapshot.close();
+    }
+  }
+
+  private OptionalLong appliedSequence(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "select applied_sequence from kv2pg.replication where to_regclass('kv2pg.replication') is not null and name = ?")) {
+      statement.setString(1, replication.name());
+      try (ResultSet rows = statement.executeQuery()) {
+        return rows.next() ? OptionalLong.of(rows.getLong(1)) : OptionalLong.empty();
+      }
+    } catch (SQLException e) {
+      if ("42P01".equals(e.getSQLState())) {
+        connection.rollback();
+        return OptionalLong.empty();
+      }
+      throw e;
+    }
+  }
+
+  private static boolean tableExists(Connection connection, DeclaredTableWriter writer) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("select to_regclass(?) is not null")) {
+      statement.setString(1, writer.table().qualifiedName());
+      try (ResultSet rows = statement.executeQuery()) {
+        rows.next();
+        return rows.getBoolean(1);
+      }
+    }
+  }
+
+  /** Returns, per mapping, the keys that writes in (from, to] touched. */
+  private Map<Integer, Predicate<byte[]>> changedBetween(WalSource source, long from, long to) {
+    List<TreeMapping> trees = replication.trees();
+    List<Route> routes = new ArrayList<>();
+    for (int i = 0; i < trees.size(); i++) {
+      TreeMapping mapping = trees.get(i);
+      routes.add(new Route(i, mapping.name(), mapping.columnFamily().getID(), mapping.treeName(), mapping.prefix()));
+    }
+    ChangeRouter router = new ChangeRouter(routes, Map.of(), (family, key) -> new byte[0]);
+    Map<Integer, Set<ByteBuffer>> keys = new HashMap<>();
+    Map<Integer, List<Change>> ranges = new HashMap<>();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    try (WalBatchDecoder decoder = new WalBatchDecoder();
+        WalTailer tailer = new WalTailer(source, decoder, from + 1)) {
+      while (tailer.nextSequence() <= to) {
+        WalBatch batch = tailer.poll();
+        if (batch == null) {
+          if (System.nanoTime() > deadline) {
+            throw new ReplicationException("Verification could not read the write-ahead log up to"
+                + " sequence " + to + "; try again.", null);
+          }
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+          continue;
+        }
+        ChangeBatch changes = router.route(batch);
+        for (Change change : changes.changes()) {
+          if (change.isRangeDelete()) {
+            ranges.computeIfAbsent(change.mapping(), m -> new ArrayList<>()).add(change);
+          } else {
+            keys.computeIfAbsent(change.mapping(), m -> new HashSet<>()).add(ByteBuffer.wrap(change.key()));
+          }
+        }
+      }
+    }
+    Map<Integer, Predicate<byte[]>> changed = new HashMap<>();
+    for (int i = 0; i < trees.size(); i++) {
+      Set<ByteBuffer> touched = keys.getOrDefault(i, Set.of());
+      List<Change> removed = ranges.getOrDefault(i, List.of());
+      changed.put(i, key -> touched.contains(ByteBuffer.wrap(key))
+          || removed.stream().anyMatch(range -> KeyRanges.contains(range.key(), range.rangeEnd(), key)));
+    }
+    return changed;
+  }
+
+  private static Iterator<Change> entries(SnapshotScan scan, int mapping, long sequence) {
+    return new Iterator<>() {
+      private List<SnapshotScan.Entry> chunk = List.of();
+      private int next;
+
+      @Override
+      public boolean hasNext() {
+        if (next < chunk.size()) {
+          return true;
+        }
+        chunk = scan.next(CHUNK, 8L << 20);
+        next = 0;
+        return !chunk.isEmpty();
+      }
+
+      @Override
+      public Change next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException();
+        }
+        SnapshotScan.Entry entry = chunk.get(next++);
+        return new Change(mapping, entry.key(), entry.value(), sequence);
+      }
+    };
+  }
+
+  @Override
+  public String toString() {
+    return "Verification[" + replication.name() + "]";
+  }
+}

@@ -1,0 +1,64 @@
+package io.kv2pg.change;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+
+/**
+ * The bytes a column is decoded from: the key after the prefix, or the value. Parses the bytes as
+ * JSON at most once however many columns read JSON fields from them. Not thread-safe.
+ */
+public final class FieldInput {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private byte[] bytes;
+  private int offset;
+  private JsonNode json;
+  private IOException jsonError;
+
+  /** Points the input at new bytes, from {@code offset} on. */
+  public FieldInput reset(byte[] bytes, int offset) {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.json = null;
+    this.jsonError = null;
+    return this;
+  }
+
+  /** Returns the underlying array; read it from {@link #offset()} on. */
+  public byte[] bytes() {
+    return bytes;
+  }
+
+  /** Returns where the input starts in {@link #bytes()}. */
+  public int offset() {
+    return offset;
+  }
+
+  /** Returns how many bytes the input has. */
+  public int length() {
+    return bytes.length - offset;
+  }
+
+  /**
+   * Returns the input parsed as one JSON document.
+   *
+   * @throws IllegalArgumentException if it is not valid JSON
+   */
+  public JsonNode json() {
+    if (json == null && jsonError == null) {
+      try {
+        json = JSON.readTree(bytes, offset, bytes.length - offset);
+        if (json == null || json.isMissingNode()) {
+          jsonError = new IOException("empty input");
+        }
+      } catch (IOException e) {
+        jsonError = e;
+      }
+    }
+    if (jsonError != null) {
+      throw new IllegalArgumentException("not valid JSON: " + jsonError.getMessage().split("\n")[0], jsonError);
+    }
+    return json;
+  }
+}

@@ -1,0 +1,238 @@
+package io.kv2pg.sink;
+
+import io.kv2pg.ReplicationException;
+import io.kv2pg.change.Change;
+import io.kv2pg.change.KeyRanges;
+import java.nio.charset.StandardCharsets;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Collection;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
+
+/**
+ * Writes a declared table with set-based statements: {@code unnest} arrays for small groups, COPY
+ * into a temporary staging table plus one {@code INSERT … SELECT … ON CONFLICT} for large ones,
+ * {@code DELETE … = ANY(array)} for deletes, and COPY straight into the table for an initial copy
+ * into rows it does not hold yet. Immutable and thread-safe; the connection is the caller's.
+ */
+public final class DeclaredTableWriter implements TableWriter {
+  /** Groups at least this large go through COPY and a staging table. */
+  static final int STAGE_THRESHOLD = 2_000;
+  private static final int COPY_FLUSH_CHARS = 1 << 16;
+
+  private final String mappingName;
+  private final String treeName;
+  private final TableDefinition table;
+  private final byte[] prefix;
+  private final List<String> createCommands;
+  private final String upsertSql;
+  private final String stageTable;
+  private final String copyIntoTableSql;
+  private final String copyIntoStageSql;
+  private final String mergeStageSql;
+  private final String deleteSql;
+  private final String deleteRangeSql;
+  private final String deleteRangeToEndSql;
+
+  /**
+   * Creates a writer.
+   *
+   * @param index the mapping's position, which names its staging table
+   * @param createCommands the user's commands, run after the table is created (indexes, say)
+   */
+  public DeclaredTableWriter(String mappingName, String treeName, TableDefinition table, byte[] prefix,
+      int index, List<String> createCommands) {
+    this.createCommands = List.copyOf(createCommands);
+    this.mappingName = mappingName;
+    this.treeName = treeName;
+    this.table = table;
+    this.prefix = prefix.clone();
+    List<String> names = table.columnNames();
+    List<String> types = table.columnTypes();
+    String arrays = names.stream().map(name -> "?::text[]").collect(Collectors.joining(", "));
+    StringBuilder casts = new StringBuilder();
+    StringBuilder aliases = new StringBuilder();
+    for (int i = 0; i < names.size(); i++) {
+      casts.append(i == 0 ? "" : ", ").append("u.c").append(i).append("::").append(types.get(i));
+      aliases.append(i == 0 ? "" : ", ").append('c').append(i);
+    }
+    String columns = table.quotedColumns();
+    String raw = PgText.quoteIdentifier(table.rawKeyColumn());
+    this.upsertSql = "insert into " + table.qualifiedName() + " (" + columns + ") select " + casts
+        + " from unnest(" + arrays + ") as u(" + aliases + ")" + table.onConflictSql();
+    this.stageTable = PgText.quoteIdentifier("kv2pg_stage_" + index);
+    this.copyIntoTableSql = "copy " + table.qualifiedName() + " (" + columns + ") from stdin";
+    this.copyIntoStageSql = "copy " + stageTable + " (" + columns + ") from stdin";
+    this.mergeStageSql = "insert into " + table.qualifiedName() + " (" + columns + ") select "
+        + columns + " from " + stageTable + table.onConflictSql();
+    this.deleteSql = "delete from " + table.qualifiedName() + " where " + raw + " = any(?)";
+    this.deleteRangeSql = "delete from " + table.qualifiedName() + " where " + raw + " >= ? and " + raw + " < ?";
+    this.deleteRangeToEndSql = "delete from " + table.qualifiedName() + " where " + raw + " >= ?";
+  }
+
+  @Override
+  public String mappingName() {
+    return mappingName;
+  }
+
+  @Override
+  public String treeName() {
+    return treeName;
+  }
+
+  /** Returns the table. */
+  public TableDefinition table() {
+    return table;
+  }
+
+  @Override
+  public void prepare(Connection connection) throws SQLException {
+    new TableSchema(table, mappingName).createOrCheck(connection);
+    try (Statement statement = connection.createStatement()) {
+      for (String commands : createCommands) {
+        statement.execute(commands);
+      }
+    }
+  }
+
+  @Override
+  public void upsert(Connection connection, Collection<Change> changes) throws SQLException {
+    if (changes.isEmpty()) {
+      return;
+    }
+    if (changes.size() >= STAGE_THRESHOLD) {
+      try (Statement statement = connection.createStatement()) {
+        statement.execute("create temp table if not exists " + stageTable + " (like "
+            + table.qualifiedName() + " including defaults) on commit delete rows");
+      }
+      copyRows(connection, copyIntoStageSql, changes);
+      try (Statement statement = connection.createStatement()) {
+        statement.executeUpdate(mergeStageSql);
+      }
+      return;
+    }
+    int columns = table.columnNames().size();
+    String[][] values = new String[columns][changes.size()];
+    RowFormatter decoder = new RowFormatter(table, this);
+    int row = 0;
+    for (Change change : changes) {
+      String[] fields = decoder.format(change);
+      for (int column = 0; column < columns; column++) {
+        values[column][row] = fields[column];
+      }
+      row++;
+    }
+    try (PreparedStatement statement = connection.prepareStatement(upsertSql)) {
+      for (int column = 0; column < columns; column++) {
+        statement.setArray(column + 1, connection.createArrayOf("text", values[column]));
+      }
+      statement.executeUpdate();
+    }
+  }
+
+  @Override
+  public void delete(Connection connection, Collection<Change> changes) throws SQLException {
+    if (changes.isEmpty()) {
+      return;
+    }
+    byte[][] keys = new byte[changes.size()][];
+    int i = 0;
+    for (Change change : changes) {
+      keys[i++] = change.key();
+    }
+    try (PreparedStatement statement = connection.prepareStatement(deleteSql)) {
+      Array array = connection.createArrayOf("bytea", keys);
+      statement.setArray(1, array);
+      statement.executeUpdate();
+    }
+  }
+
+  @Override
+  public void deleteRange(Connection connection, Collection<Change> ranges) throws SQLException {
+    for (Change range : ranges) {
+      byte[] begin = range.key();
+      byte[] end = range.rangeEnd();
+      try (PreparedStatement statement =
+          connection.prepareStatement(end == null ? deleteRangeToEndSql : deleteRangeSql)) {
+        statement.setBytes(1, begin);
+        if (end != null) {
+          statement.setBytes(2, end);
+        }
+        statement.executeUpdate();
+      }
+    }
+  }
+
+  @Override
+  public void copy(Connection connection, List<Change> chunk, byte[] resumeAfter) throws SQLException {
+    if (chunk.isEmpty()) {
+      return;
+    }
+    if (holdsRowsAfter(connection, resumeAfter)) {
+      upsert(connection, chunk); // The table already has rows there: merge instead of inserting.
+    } else {
+      copyRows(connection, copyIntoTableSql, chunk);
+    }
+  }
+
+  /** Returns whether the table holds a row of this mapping whose raw key sorts after the key. */
+  private boolean holdsRowsAfter(Connection connection, byte[] resumeAfter) throws SQLException {
+    byte[] from = resumeAfter != null ? resumeAfter : prefix;
+    byte[] end = KeyRanges.prefixEnd(prefix);
+    String raw = PgText.quoteIdentifier(table.rawKeyColumn());
+    String sql = "select exists (select 1 from " + table.qualifiedName() + " where " + raw
+        + (resumeAfter != null ? " > ?" : " >= ?") + (end != null ? " and " + raw + " < ?" : "") + ")";
+    try (PreparedStatement statement = connection.prepareStatement(sql)) {
+      statement.setBytes(1, from);
+      if (end != null) {
+        statement.setBytes(2, end);
+      }
+      try (ResultSet rows = statement.executeQuery()) {
+        rows.next();
+        return rows.getBoolean(1);
+      }
+    }
+  }
+
+  private void copyRows(Connection connection, String sql, Collection<Change> changes) throws SQLException {
+    CopyIn copy = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(sql);
+    try {
+      RowFormatter decoder = new RowFormatter(table, this);
+      StringBuilder buffer = new StringBuilder(COPY_FLUSH_CHARS + 1024);
+      for (Change change : changes) {
+        String[] fields = decoder.format(change);
+        for (int i = 0; i < fields.length; i++) {
+          if (i > 0) {
+            buffer.append('\t');
+          }
+          PgText.appendCopyField(buffer, fields[i]);
+        }
+        buffer.append('\n');
+        if (buffer.length() >= COPY_FLUSH_CHARS) {
+          byte[] bytes = buffer.toString().getBytes(StandardCharsets.UTF_8);
+          copy.writeToCopy(bytes, 0, bytes.length);
+          buffer.setLength(0);
+        }
+      }
+      byte[] bytes = buffer.toString().getBytes(StandardCharsets.UTF_8);
+      copy.writeToCopy(bytes, 0, bytes.length);
+      copy.endCopy();
+    } finally {
+      if (copy.isActive()) {
+        copy.cancelCopy(); // Leaves the connection usable when decoding or writing failed.
+      }
+    }
+  }
+
+  @Override
+  public ReplicationException failure(Change change, String reason, Throwable cause) {
+    return TableWriter.failure(mappingName, treeName, change, reason, cause);
+  }
+}

@@ -1,0 +1,60 @@
+package io.kv2pg.sink;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.math.BigDecimal;
+import java.util.HexFormat;
+
+/**
+ * Writes values in Postgres's text input format, and escapes them for COPY's text format.
+ */
+public final class PgText {
+  private static final HexFormat HEX = HexFormat.of();
+
+  private PgText() {}
+
+  /** Returns the value's text form that Postgres parses back for its type; {@code null} stays. */
+  public static String format(Object value) {
+    if (value == null) {
+      return null;
+    }
+    if (value instanceof String text) {
+      return text;
+    }
+    if (value instanceof byte[] bytes) {
+      return "\\x" + HEX.formatHex(bytes);
+    }
+    if (value instanceof Boolean bool) {
+      return bool ? "t" : "f";
+    }
+    if (value instanceof BigDecimal decimal) {
+      return decimal.toPlainString();
+    }
+    if (value instanceof JsonNode json) {
+      return json.toString();
+    }
+    return value.toString();
+  }
+
+  /** Appends a value to a COPY text-format row, escaped; {@code null} becomes {@code \N}. */
+  public static void appendCopyField(StringBuilder row, String text) {
+    if (text == null) {
+      row.append("\\N");
+      return;
+    }
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      switch (c) {
+        case '\\' -> row.append("\\\\");
+        case '\t' -> row.append("\\t");
+        case '\n' -> row.append("\\n");
+        case '\r' -> row.append("\\r");
+        default -> row.append(c);
+      }
+    }
+  }
+
+  /** Quotes an identifier for SQL: {@code "name"}, doubling embedded quotes. */
+  public static String quoteIdentifier(String identifier) {
+    return "\"" + identifier.replace("\"", "\"\"") + "\"";
+  }
+}
