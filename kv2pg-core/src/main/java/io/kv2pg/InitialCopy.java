@@ -60,7 +60,8 @@ final class InitialCopy {
           return false;
         }
         List<SnapshotScan.Entry> entries = scan.next(CHUNK_ROWS, CHUNK_BYTES);
-        boolean done = entries.size() < CHUNK_ROWS || scan.atEnd();
+        // A chunk may end early on its byte budget: only the scan knows whether more follow.
+        boolean done = scan.atEnd();
         List<Change> changes = new ArrayList<>(entries.size());
         for (SnapshotScan.Entry entry : entries) {
           changes.add(new Change(index, entry.key(), entry.value(), sequence));

@@ -13,6 +13,7 @@ import io.kv2pg.sink.PostgresConnector;
 import io.kv2pg.sink.PostgresSession;
 import io.kv2pg.sink.SqlStates;
 import io.kv2pg.sink.TableWriter;
+import io.kv2pg.source.DroppedFamilyCheck;
 import io.kv2pg.source.WalBatch;
 import io.kv2pg.source.WalBatchDecoder;
 import io.kv2pg.source.WalSource;
@@ -44,6 +45,7 @@ import org.slf4j.LoggerFactory;
 final class ReplicationEngine implements RunningReplication {
   private static final Logger LOG = LoggerFactory.getLogger(ReplicationEngine.class);
   private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+  private static final long FAMILY_CHECK_NANOS = TimeUnit.SECONDS.toNanos(2);
   private static final long TAKE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
   private static final long QUEUE_WEIGHT = 64L << 20;
   private static final long GROUP_WEIGHT = 16L << 20;
@@ -94,6 +96,7 @@ final class ReplicationEngine implements RunningReplication {
 
   private void runWriter() {
     try {
+      droppedFamilyCheck().check();
       prepareTables();
       Plan plan = plan();
       startReader(plan);
@@ -354,13 +357,19 @@ final class ReplicationEngine implements RunningReplication {
       }
     });
     long from = plan.appliedSequence + 1;
-    Thread reader = new Thread(() -> runReader(router, from), "kv2pg-" + name + "-reader");
+    Thread reader = new Thread(() -> runReader(router, droppedFamilyCheck(), from), "kv2pg-" + name + "-reader");
     reader.setDaemon(true);
     readerThread = reader;
     reader.start();
   }
 
-  private void runReader(ChangeRouter router, long from) {
+  private DroppedFamilyCheck droppedFamilyCheck() {
+    Map<String, String> mappingByTree = new HashMap<>();
+    mappings.forEach(mapping -> mappingByTree.putIfAbsent(mapping.treeName(), mapping.name()));
+    return new DroppedFamilyCheck(source.database(), mappingByTree, FAMILY_CHECK_NANOS);
+  }
+
+  private void runReader(ChangeRouter router, DroppedFamilyCheck droppedFamilies, long from) {
     // The decoder must be created on the thread that uses it.
     try (WalBatchDecoder decoder = new WalBatchDecoder();
         WalTailer tailer = new WalTailer(source, decoder, from)) {
@@ -369,6 +378,7 @@ final class ReplicationEngine implements RunningReplication {
           queue.finish();
           return;
         }
+        droppedFamilies.maybeCheck();
         WalBatch batch = tailer.poll();
         if (batch == null) {
           LockSupport.parkNanos(POLL_NANOS);
@@ -452,9 +462,9 @@ final class ReplicationEngine implements RunningReplication {
     if (stopRequested.compareAndSet(false, true)) {
       stopTarget = source.latestSequence();
       stopping = true;
-      if (state != ReplicationState.STREAMING) {
-        queue.abort(); // Nothing to drain before streaming; the copy stops at its next chunk.
-      }
+      if (state == ReplicationState.COPYING) {
+        queue.abort(); // The copy stops at its next chunk; it resumes at the next start.
+      } // Before the copy or streaming, the writer notices `stopping` itself; streaming drains.
       session.wake();
       LOG.info("kv2pg[{}]: stopping after sequence {}", name, stopTarget);
     }

@@ -95,4 +95,29 @@ class DeclaredTableTest {
       }
     }
   }
+
+  @Test
+  void droppedColumnFamilyFailsNamingTheTree() throws Exception {
+    String url = TestPostgres.newDatabase();
+    try (TestStore store = TestStore.open(dir, "data")) {
+      ColumnFamilyHandle data = store.family("data");
+      store.db.put(data, key(1), order(1, "a", 1, 1.0));
+      Replication replication = Replication.builder().postgres(url).source(store.db).name("dropped")
+          .tree(orders(data)).build();
+      try (RunningReplication running = replication.start()) {
+        assertThat(running.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
+        store.db.dropColumnFamily(data);
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (running.status().state() != ReplicationState.FAILED && System.nanoTime() < deadline) {
+          java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
+        }
+        ReplicationStatus status = running.status();
+        assertThat(status.state()).isEqualTo(ReplicationState.FAILED);
+        assertThat(status.failure().orElseThrow().getMessage())
+            .contains("Column family 'data' was dropped", "mapping 'data/6f726465723a'");
+        assertThat(status.failure().orElseThrow().tree()).contains("data");
+      }
+      assertThat(actual(url)).containsExactly(List.of(1L, "a", 1, 1.0));
+    }
+  }
 }
