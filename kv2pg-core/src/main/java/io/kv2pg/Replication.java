@@ -139,7 +139,9 @@ public final class Replication {
     public Builder source(RocksDB database) {
       Objects.requireNonNull(database, "source must not be null");
       if (!database.isOwningHandle()) {
-        throw new IllegalArgumentException("source is closed");
+        throw new IllegalArgumentException("source is closed, or does not own its database (as"
+            + " OptimisticTransactionDB.getBaseDB() does not): pass the open RocksDB, TransactionDB or"
+            + " OptimisticTransactionDB itself");
       }
       this.database = database;
       return this;

@@ -61,6 +61,8 @@ final class ReplicationEngine implements RunningReplication {
   private final ChangeQueue queue = new ChangeQueue(QUEUE_WEIGHT);
   private final Thread writerThread;
   private volatile Thread readerThread;
+  /** A batch taken from the queue that belongs after the current apply limit; writer thread only. */
+  private ChangeBatch pending;
 
   private final Object progress = new Object();
   private volatile ReplicationState state = ReplicationState.STARTING;
@@ -100,13 +102,17 @@ final class ReplicationEngine implements RunningReplication {
       prepareTables();
       Plan plan = plan();
       startReader(plan);
+      appliedSequence = plan.appliedSequence;
       if (!copy(plan)) {
         return;
       }
-      publishApplied(plan.appliedSequence, 0);
+      session.run((connection, retry) -> {
+        checkpoints.clearFailure(connection);
+        return null;
+      });
       setState(ReplicationState.STREAMING);
-      LOG.info("kv2pg[{}]: streaming from sequence {}", name, plan.appliedSequence + 1);
-      applyLoop();
+      LOG.info("kv2pg[{}]: streaming from sequence {}", name, appliedSequence + 1);
+      applyLoop(Long.MAX_VALUE);
     } catch (PostgresSession.Abandoned e) {
       LOG.warn("kv2pg[{}]: stopped while Postgres was unavailable ({}); what was not committed is"
           + " applied at the next start", name, e.getCause().getMessage());
@@ -188,10 +194,8 @@ final class ReplicationEngine implements RunningReplication {
       try {
         if (applied.isEmpty()) {
           checkpoints.clearCopyProgress(connection);
+          checkpoints.saveAppliedSequence(connection, snapshotSequence);
         }
-        // Also clears the failure an earlier run recorded: a copy may complete without any
-        // streamed commit (which would clear it) following.
-        checkpoints.saveAppliedSequence(connection, applied.orElse(snapshotSequence));
         for (Map.Entry<Integer, CopyProgress> copy : plan.copies.entrySet()) {
           CopyProgress previous = copy.getValue();
           CopyProgress start = new CopyProgress(snapshotSequence,
@@ -211,13 +215,22 @@ final class ReplicationEngine implements RunningReplication {
     return plan;
   }
 
-  private boolean copy(Plan plan) throws SQLException, PostgresSession.Abandoned {
+  private boolean copy(Plan plan)
+      throws SQLException, PostgresSession.Abandoned, InterruptedException {
     if (plan.copies.isEmpty()) {
       return true;
     }
     setState(ReplicationState.COPYING);
-    InitialCopy copy = new InitialCopy(name, source.database(), checkpoints, () -> stopping);
     try {
+      // Bring the tables that are already complete up to the snapshot first, so that when the
+      // copy ends every table shows the store as of the snapshot (foreign keys between an old
+      // table and a newly copied one hold).
+      long snapshotSequence = plan.snapshot.getSequenceNumber();
+      applyLoop(snapshotSequence);
+      if (appliedSequence < snapshotSequence) {
+        return false; // Stopping.
+      }
+      InitialCopy copy = new InitialCopy(name, source.database(), checkpoints, () -> stopping);
       for (Map.Entry<Integer, CopyProgress> entry : new java.util.TreeMap<>(plan.copies).entrySet()) {
         int index = entry.getKey();
         if (!copy.copy(session, mappings.get(index), index, writers.get(index), plan.snapshot,
@@ -235,14 +248,24 @@ final class ReplicationEngine implements RunningReplication {
     }
   }
 
-  private void applyLoop() throws SQLException, PostgresSession.Abandoned, InterruptedException {
-    while (true) {
-      ChangeBatch first = queue.take(TAKE_NANOS);
+  /**
+   * Applies change groups until the stream ends, or until {@code limit} (a write batch boundary)
+   * is applied. A batch taken beyond the limit waits in {@link #pending} for the next call.
+   */
+  private void applyLoop(long limit)
+      throws SQLException, PostgresSession.Abandoned, InterruptedException {
+    while (appliedSequence < limit) {
+      ChangeBatch first = pending != null ? pending : queue.take(TAKE_NANOS);
+      pending = null;
       if (first == null) {
         if (queue.isEnded()) {
           return;
         }
         continue;
+      }
+      if (first.lastSequence() > limit) {
+        pending = first;
+        return;
       }
       ChangeGroup group = new ChangeGroup();
       group.add(first);
@@ -251,6 +274,10 @@ final class ReplicationEngine implements RunningReplication {
         while (group.weight() < GROUP_WEIGHT && group.changeCount() < GROUP_CHANGES) {
           ChangeBatch next = queue.poll();
           if (next == null) {
+            break;
+          }
+          if (next.lastSequence() > limit) {
+            pending = next;
             break;
           }
           group.add(next);
@@ -461,10 +488,9 @@ final class ReplicationEngine implements RunningReplication {
   public void stop() {
     if (stopRequested.compareAndSet(false, true)) {
       stopTarget = source.latestSequence();
+      // The writer notices: a copy stops at its next chunk (and resumes at the next start);
+      // streaming drains up to stopTarget.
       stopping = true;
-      if (state == ReplicationState.COPYING) {
-        queue.abort(); // The copy stops at its next chunk; it resumes at the next start.
-      } // Before the copy or streaming, the writer notices `stopping` itself; streaming drains.
       session.wake();
       LOG.info("kv2pg[{}]: stopping after sequence {}", name, stopTarget);
     }

@@ -50,10 +50,12 @@ public final class Verification {
 
   private final Replication replication;
   private final int maxSamples;
+  private final boolean followPrimary;
 
-  private Verification(Replication replication, int maxSamples) {
+  private Verification(Replication replication, int maxSamples, boolean followPrimary) {
     this.replication = replication;
     this.maxSamples = maxSamples;
+    this.followPrimary = followPrimary;
   }
 
   /**
@@ -66,7 +68,7 @@ public final class Verification {
       throw new IllegalArgumentException("replication '" + replication.name()
           + "' has no declared table to verify: verification needs TreeMapping.Builder.table(...)");
     }
-    return new Verification(replication, DEFAULT_SAMPLES);
+    return new Verification(replication, DEFAULT_SAMPLES, false);
   }
 
   /** Returns a verification that keeps up to {@code maxSamples} samples per table (default 5). */
@@ -74,7 +76,17 @@ public final class Verification {
     if (maxSamples < 0) {
       throw new IllegalArgumentException("maxSamples must not be negative but was " + maxSamples);
     }
-    return new Verification(replication, maxSamples);
+    return new Verification(replication, maxSamples, followPrimary);
+  }
+
+  /**
+   * Returns a verification for a replication whose source is a RocksDB secondary instance ({@code
+   * RocksDB.openAsSecondary}) that follows a primary another process writes: after reading the
+   * replication's checkpoint, each run calls {@code tryCatchUpWithPrimary()} before taking the
+   * store snapshot, so that the snapshot holds every write the checkpoint covers.
+   */
+  public Verification followingPrimary() {
+    return new Verification(replication, maxSamples, true);
   }
 
   /**
@@ -99,6 +111,14 @@ public final class Verification {
 
   private VerificationReport run(Connection connection, WalSource source) throws SQLException {
     OptionalLong applied = appliedSequence(connection);
+    if (followPrimary) {
+      try {
+        source.database().tryCatchUpWithPrimary();
+      } catch (org.rocksdb.RocksDBException e) {
+        throw new ReplicationException("Verification of replication '" + replication.name()
+            + "' could not catch up with the store's primary: " + e.getMessage(), e);
+      }
+    }
     List<TreeMapping> trees = replication.trees();
     Snapshot snapshot = source.database().getSnapshot();
     try {

@@ -1,7 +1,10 @@
 package io.kv2pg.change;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 
 /**
@@ -9,7 +12,11 @@ import java.io.IOException;
  * JSON at most once however many columns read JSON fields from them. Not thread-safe.
  */
 public final class FieldInput {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Keeps every number exactly as written (no rounding through double), for jsonb and numeric. */
+  private static final ObjectMapper JSON = JsonMapper.builder()
+      .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+      .disable(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES)
+      .build();
 
   private byte[] bytes;
   private int offset;

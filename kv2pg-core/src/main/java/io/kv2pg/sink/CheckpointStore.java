@@ -25,8 +25,8 @@ public final class CheckpointStore {
       create schema if not exists "kv2pg";
       create table if not exists "kv2pg"."replication" (
         "name" text primary key,
-        "applied_sequence" bigint not null,
-        "committed_at" timestamptz not null default now(),
+        "applied_sequence" bigint,
+        "committed_at" timestamptz,
         "failure" text,
         "failed_at" timestamptz
       );
@@ -85,7 +85,11 @@ public final class CheckpointStore {
         "select \"applied_sequence\" from \"kv2pg\".\"replication\" where \"name\" = ?")) {
       statement.setString(1, replication);
       try (ResultSet rows = statement.executeQuery()) {
-        return rows.next() ? OptionalLong.of(rows.getLong(1)) : OptionalLong.empty();
+        if (!rows.next()) {
+          return OptionalLong.empty();
+        }
+        long applied = rows.getLong(1);
+        return rows.wasNull() ? OptionalLong.empty() : OptionalLong.of(applied);
       }
     }
   }
@@ -103,13 +107,28 @@ public final class CheckpointStore {
     }
   }
 
-  /** Records why the replication stopped, in a transaction of its own, and commits. */
+  /**
+   * Records why the replication stopped, in a transaction of its own, and commits. A replication
+   * that never committed gets a row without a checkpoint.
+   */
   public void saveFailure(Connection connection, String failure) throws SQLException {
     connection.rollback();
     try (PreparedStatement statement = connection.prepareStatement("""
-        update "kv2pg"."replication" set "failure" = ?, "failed_at" = now() where "name" = ?""")) {
-      statement.setString(1, failure);
-      statement.setString(2, replication);
+        insert into "kv2pg"."replication" ("name", "failure", "failed_at") values (?, ?, now())
+        on conflict ("name") do update set "failure" = excluded."failure", "failed_at" = now()""")) {
+      statement.setString(1, replication);
+      statement.setString(2, failure);
+      statement.executeUpdate();
+    }
+    connection.commit();
+  }
+
+  /** Forgets a failure recorded by an earlier run, and commits. */
+  public void clearFailure(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("""
+        update "kv2pg"."replication" set "failure" = null, "failed_at" = null
+        where "name" = ? and "failure" is not null""")) {
+      statement.setString(1, replication);
       statement.executeUpdate();
     }
     connection.commit();

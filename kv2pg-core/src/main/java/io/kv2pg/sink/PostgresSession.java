@@ -119,7 +119,9 @@ public final class PostgresSession implements AutoCloseable {
   private void lock(Connection opened) throws SQLException {
     long deadline = System.nanoTime() + LOCK_WAIT_MILLIS * 1_000_000;
     while (!checkpoints.tryLock(opened)) {
-      if (System.nanoTime() > deadline || stopping.getAsBoolean()) {
+      // Waits even when stopping: the lock is needed to drain, and a previous holder's session
+      // usually ends within milliseconds of its connection closing.
+      if (System.nanoTime() > deadline) {
         throw new ReplicationException(
             "Replication '" + logName + "' is already running against " + connector.describe()
                 + " (another process or RunningReplication holds its lock). Stop the other one,"

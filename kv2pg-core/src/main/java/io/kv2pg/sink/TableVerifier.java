@@ -1,7 +1,9 @@
 package io.kv2pg.sink;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.kv2pg.ReplicationException;
 import io.kv2pg.change.Change;
 import io.kv2pg.change.KeyRanges;
@@ -13,6 +15,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
@@ -24,7 +27,11 @@ import java.util.function.Predicate;
  * Runs inside the caller's transaction. Not thread-safe.
  */
 public final class TableVerifier {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON =
+      JsonMapper.builder().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
+  /** JSON numbers are equal by value: jsonb prints 1E+2 as 100 and keeps 2.50 as written. */
+  private static final Comparator<JsonNode> JSON_VALUES = (a, b) ->
+      a.isNumber() && b.isNumber() ? a.decimalValue().compareTo(b.decimalValue()) : a.equals(b) ? 0 : 1;
   private static final HexFormat HEX = HexFormat.of();
   private static final int FETCH_SIZE = 5_000;
 
@@ -144,7 +151,7 @@ public final class TableVerifier {
     }
     try {
       return switch (type) {
-        case "jsonb", "json" -> JSON.readTree(expected).equals(JSON.readTree(actual));
+        case "jsonb", "json" -> JSON.readTree(expected).equals(JSON_VALUES, JSON.readTree(actual));
         case "double precision", "real", "float8", "float4" ->
             Double.compare(Double.parseDouble(expected), Double.parseDouble(actual)) == 0;
         case "numeric" -> new BigDecimal(expected).compareTo(new BigDecimal(actual)) == 0;
