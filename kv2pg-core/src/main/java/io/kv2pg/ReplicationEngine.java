@@ -452,7 +452,7 @@ final class ReplicationEngine implements RunningReplication {
     if (timeout == null || timeout.isNegative()) {
       throw new IllegalArgumentException("timeout must not be null or negative");
     }
-    long target = source.latestSequence();
+    long target = latestSequenceOr(Long.MAX_VALUE);
     long deadline = System.nanoTime() + timeout.toNanos();
     synchronized (progress) {
       while (true) {
@@ -479,7 +479,7 @@ final class ReplicationEngine implements RunningReplication {
   @Override
   public ReplicationStatus status() {
     synchronized (progress) {
-      return new ReplicationStatus(name, state, appliedSequence, source.latestSequence(),
+      return new ReplicationStatus(name, state, appliedSequence, latestSequenceOr(appliedSequence),
           rowsApplied.get(), Optional.ofNullable(lastCommit), Optional.ofNullable(failure));
     }
   }
@@ -487,7 +487,7 @@ final class ReplicationEngine implements RunningReplication {
   @Override
   public void stop() {
     if (stopRequested.compareAndSet(false, true)) {
-      stopTarget = source.latestSequence();
+      stopTarget = latestSequenceOr(appliedSequence);
       // The writer notices: a copy stops at its next chunk (and resumes at the next start);
       // streaming drains up to stopTarget.
       stopping = true;
@@ -507,6 +507,15 @@ final class ReplicationEngine implements RunningReplication {
   @Override
   public void close() {
     stop();
+  }
+
+  /** Returns the store's latest sequence, or {@code fallback} if the store was closed. */
+  private long latestSequenceOr(long fallback) {
+    try {
+      return source.latestSequence();
+    } catch (ReplicationException closed) {
+      return fallback;
+    }
   }
 
   @Override

@@ -25,11 +25,13 @@ public final class PrimaryWalSource implements WalSource {
 
   @Override
   public long latestSequence() {
+    StoreClosed.check(database);
     return database.getLatestSequenceNumber();
   }
 
   @Override
   public TransactionLogIterator updatesSince(long sequence) throws RocksDBException {
+    StoreClosed.check(database);
     return database.getUpdatesSince(sequence);
   }
 

@@ -17,6 +17,7 @@ public final class SnapshotScan implements AutoCloseable {
   /** One stored entry. */
   public record Entry(byte[] key, byte[] value) {}
 
+  private final RocksDB database;
   private final ReadOptions readOptions;
   private final RocksIterator iterator;
   private final byte[] prefix;
@@ -28,7 +29,9 @@ public final class SnapshotScan implements AutoCloseable {
    */
   public SnapshotScan(RocksDB database, ColumnFamilyHandle family, Snapshot snapshot, byte[] prefix,
       byte[] resumeAfter) {
+    this.database = database;
     this.prefix = prefix;
+    StoreClosed.check(database);
     this.readOptions = new ReadOptions().setSnapshot(snapshot).setFillCache(false);
     this.iterator = database.newIterator(family, readOptions);
     if (resumeAfter == null) {
@@ -43,6 +46,7 @@ public final class SnapshotScan implements AutoCloseable {
 
   /** Returns up to {@code maxRows} entries, fewer past {@code maxBytes}; empty at the end. */
   public List<Entry> next(int maxRows, long maxBytes) {
+    StoreClosed.check(database);
     List<Entry> entries = new ArrayList<>(Math.min(maxRows, 1024));
     long bytes = 0;
     while (entries.size() < maxRows && bytes < maxBytes && iterator.isValid()) {
@@ -67,6 +71,7 @@ public final class SnapshotScan implements AutoCloseable {
 
   /** Returns whether the scan has read every entry of the prefix. */
   public boolean atEnd() {
+    StoreClosed.check(database);
     return !iterator.isValid() || !startsWith(iterator.key(), prefix);
   }
 
