@@ -82,8 +82,9 @@ public final class Verification {
   /**
    * Returns a verification for a replication whose source is a RocksDB secondary instance ({@code
    * RocksDB.openAsSecondary}) that follows a primary another process writes: after reading the
-   * replication's checkpoint, each run calls {@code tryCatchUpWithPrimary()} before taking the
-   * store snapshot, so that the snapshot holds every write the checkpoint covers.
+   * replication's checkpoint, each run calls {@code tryCatchUpWithPrimary()} before reading the
+   * store, so that what it reads holds every write the checkpoint covers. (A secondary cannot take
+   * snapshots: the run reads the state of that catch-up, which stays fixed while it runs.)
    */
   public Verification followingPrimary() {
     return new Verification(replication, maxSamples, true);
@@ -120,9 +121,12 @@ public final class Verification {
       }
     }
     List<TreeMapping> trees = replication.trees();
-    Snapshot snapshot = source.database().getSnapshot();
+    // A secondary instance cannot take snapshots; its reads show the state of its last catch-up,
+    // which stays fixed during the run since nothing here catches up again.
+    Snapshot snapshot = followPrimary ? null : source.database().getSnapshot();
     try {
-      long storeSequence = snapshot.getSequenceNumber();
+      long storeSequence = snapshot != null ? snapshot.getSequenceNumber()
+          : source.database().getLatestSequenceNumber();
       Map<Integer, Predicate<byte[]>> changed = applied.isPresent() && applied.getAsLong() < storeSequence
           ? changedBetween(source, applied.getAsLong(), storeSequence)
           : Map.of();
@@ -149,8 +153,10 @@ public final class Verification {
       }
       return new VerificationReport(storeSequence, applied, results);
     } finally {
-      source.database().releaseSnapshot(snapshot);
-      snapshot.close();
+      if (snapshot != null) {
+        source.database().releaseSnapshot(snapshot);
+        snapshot.close();
+      }
     }
   }
 

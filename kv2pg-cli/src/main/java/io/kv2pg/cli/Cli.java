@@ -1,0 +1,47 @@
+package io.kv2pg.cli;
+
+import io.kv2pg.ReplicationException;
+import java.io.PrintWriter;
+import java.util.function.Function;
+
+/** What every command shares: output streams, the environment, whether output is a terminal. */
+final class Cli {
+  final PrintWriter out;
+  final PrintWriter err;
+  final Function<String, String> env;
+  final boolean terminal;
+  volatile boolean verbose;
+
+  Cli(PrintWriter out, PrintWriter err, Function<String, String> env, boolean terminal) {
+    this.out = out;
+    this.err = err;
+    this.env = env;
+    this.terminal = terminal;
+  }
+
+  /** Prints an error as one line (plus the stack trace when verbose) and returns its exit code. */
+  int report(Throwable error, boolean verbose) {
+    int code;
+    String message;
+    if (error instanceof CliException e) {
+      code = e.exitCode();
+      message = e.getMessage();
+    } else if (error instanceof ConfigException e) {
+      code = Main.USAGE;
+      message = e.getMessage();
+    } else if (error instanceof ReplicationException e) {
+      code = Main.FOUND;
+      message = e.getMessage();
+    } else {
+      code = Main.FOUND;
+      message = "unexpected error: " + error + (verbose ? "" : " (run with -v for details)");
+    }
+    out.flush();
+    err.println("kv2pg: " + Redact.text(message));
+    if (verbose) {
+      error.printStackTrace(err);
+    }
+    err.flush();
+    return code;
+  }
+}

@@ -1,0 +1,109 @@
+package io.kv2pg.cli;
+
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.function.Function;
+import picocli.CommandLine;
+import picocli.CommandLine.ParameterException;
+
+/**
+ * The {@code kv2pg} command line: {@code demo}, {@code sync}, {@code verify}, {@code status}.
+ *
+ * <p>Exit codes: 0 success, 1 a difference or a failure found, 2 a usage or configuration error.
+ * An error prints one line; {@code -v} adds the stack trace and kv2pg's log.
+ */
+public final class Main {
+  /** Exit code: success. */
+  public static final int OK = 0;
+  /** Exit code: a difference or a replication failure was found. */
+  public static final int FOUND = 1;
+  /** Exit code: bad usage or configuration (including an unreachable database or a store in use). */
+  public static final int USAGE = 2;
+
+  private Main() {}
+
+  public static void main(String[] args) {
+    boolean verbose = Arrays.stream(args).anyMatch(arg -> arg.equals("-v") || arg.equals("--verbose"));
+    configureLogging(verbose);
+    PrintStream out = System.out;
+    boolean terminal = System.console() != null;
+    int code = run(args, out, System.err, System.getenv()::get, terminal);
+    out.flush();
+    System.exit(code);
+  }
+
+  /**
+   * Runs the command line without exiting the JVM, for tests and embedding.
+   *
+   * @param env reads environment variables (for {@code password-env})
+   * @param terminal whether {@code out} is an interactive terminal (live progress) or not (log lines)
+   * @return the exit code
+   */
+  public static int run(String[] args, PrintStream out, PrintStream err, Function<String, String> env,
+      boolean terminal) {
+    PrintWriter outWriter = new PrintWriter(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8), true);
+    PrintWriter errWriter = new PrintWriter(new java.io.OutputStreamWriter(err, StandardCharsets.UTF_8), true);
+    Cli cli = new Cli(outWriter, errWriter, env, terminal);
+    CommandLine commandLine = new CommandLine(new RootCommand(), new CommandLine.IFactory() {
+      @Override
+      public <K> K create(Class<K> type) throws Exception {
+        K instance = CommandLine.defaultFactory().create(type);
+        if (instance instanceof CliCommand command) {
+          command.cli = cli;
+        }
+        return instance;
+      }
+    });
+    commandLine.setOut(outWriter);
+    commandLine.setErr(errWriter);
+    commandLine.setCaseInsensitiveEnumValuesAllowed(true);
+    commandLine.setParameterExceptionHandler(Main::usageError);
+    commandLine.setExecutionExceptionHandler((e, line, parsed) -> {
+      boolean verbose = cli.verbose || Arrays.asList(args).contains("-v") || Arrays.asList(args).contains("--verbose");
+      return cli.report(e, verbose);
+    });
+    try {
+      return commandLine.execute(args);
+    } finally {
+      outWriter.flush();
+      errWriter.flush();
+    }
+  }
+
+  private static int usageError(ParameterException e, String[] args) {
+    CommandLine line = e.getCommandLine();
+    PrintWriter err = line.getErr();
+    err.println("kv2pg: " + e.getMessage());
+    if (!CommandLine.UnmatchedArgumentException.printSuggestions(e, err)) {
+      err.println("Try '" + line.getCommandSpec().qualifiedName() + " --help' for more information.");
+    }
+    return USAGE;
+  }
+
+  /**
+   * Sets up slf4j-simple before the first logger exists: warnings only (and none of the
+   * replication's own failure log, which the CLI reports itself), or everything with {@code -v}.
+   */
+  static void configureLogging(boolean verbose) {
+    setIfAbsent("org.slf4j.simpleLogger.logFile", "System.err");
+    setIfAbsent("org.slf4j.simpleLogger.showDateTime", "true");
+    setIfAbsent("org.slf4j.simpleLogger.dateTimeFormat", "HH:mm:ss.SSS");
+    setIfAbsent("org.slf4j.simpleLogger.showThreadName", "false");
+    setIfAbsent("org.slf4j.simpleLogger.showShortLogName", "true");
+    if (verbose) {
+      setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "info");
+    } else {
+      setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+      setIfAbsent("org.slf4j.simpleLogger.log.io.kv2pg.ReplicationEngine", "off");
+      setIfAbsent("org.slf4j.simpleLogger.log.io.zonky", "error");
+    }
+  }
+
+  private static void setIfAbsent(String key, String value) {
+    if (System.getProperty(key) == null) {
+      System.setProperty(key, value);
+    }
+  }
+}

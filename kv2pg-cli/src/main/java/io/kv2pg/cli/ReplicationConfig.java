@@ -1,0 +1,69 @@
+package io.kv2pg.cli;
+
+import io.kv2pg.TreeMapping;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.rocksdb.ColumnFamilyHandle;
+
+/**
+ * A replication described by a YAML file (see docs/CONFIG.md): the store, the Postgres server, the
+ * replication's name and its declared tables.
+ *
+ * @param file the config file, for messages
+ * @param name the replication's name
+ * @param store the RocksDB folder
+ * @param storeLine the line of {@code rocksdb.path}
+ * @param secondaryPath where {@code verify} keeps its secondary instance's files; {@code null} for
+ *     a temporary folder
+ * @param postgres the server
+ * @param tables the declared tables, in order
+ */
+record ReplicationConfig(Path file, String name, Path store, int storeLine, Path secondaryPath,
+    PostgresConfig postgres, List<TableConfig> tables) {
+
+  ReplicationConfig {
+    tables = List.copyOf(tables);
+  }
+
+  /**
+   * The Postgres server.
+   *
+   * @param url the JDBC URL
+   * @param password the password read from {@code password-env} or {@code password-file}, or
+   *     {@code null}
+   * @param line the line of {@code postgres.url}
+   */
+  record PostgresConfig(String url, String password, int line) {
+    @Override
+    public String toString() {
+      return "PostgresConfig[" + Redact.text(url) + "]";
+    }
+  }
+
+  /** Returns a copy with another Postgres server. */
+  ReplicationConfig withPostgres(PostgresConfig postgres) {
+    return new ReplicationConfig(file, name, store, storeLine, secondaryPath, postgres, tables);
+  }
+
+  /**
+   * Builds the tree mappings against an open store.
+   *
+   * @throws ConfigException if a table names a column family the store does not have
+   */
+  List<TreeMapping> mappings(Map<String, ColumnFamilyHandle> families) {
+    List<TreeMapping> mappings = new ArrayList<>();
+    for (int i = 0; i < tables.size(); i++) {
+      TableConfig table = tables.get(i);
+      ColumnFamilyHandle family = families.get(table.columnFamily());
+      if (family == null) {
+        throw ConfigException.at(file, table.columnFamilyLine(), "tables[" + i + "].column-family",
+            "the store at " + store + " has no column family '" + table.columnFamily() + "' (it has: "
+                + String.join(", ", families.keySet()) + ")");
+      }
+      mappings.add(table.mapping(family));
+    }
+    return mappings;
+  }
+}

@@ -1,0 +1,63 @@
+package io.kv2pg.cli;
+
+import io.kv2pg.Replication;
+import io.kv2pg.ReplicationException;
+import io.kv2pg.ReplicationState;
+import io.kv2pg.ReplicationStatus;
+import io.kv2pg.RunningReplication;
+import io.kv2pg.TreeMapping;
+import java.time.Duration;
+import java.util.List;
+
+/** Builds and runs replications for the commands. */
+final class Replications {
+  private Replications() {}
+
+  static String where(ReplicationConfig config) {
+    return "rocksdb.path in " + config.file() + ", line " + config.storeLine();
+  }
+
+  static Replication build(ReplicationConfig config, PostgresTarget target, Store store) {
+    List<TreeMapping> mappings = config.mappings(store.families);
+    Replication.Builder builder = Replication.builder()
+        .postgres(target.dataSource("kv2pg-" + config.name()))
+        .source(store.db)
+        .name(config.name());
+    mappings.forEach(builder::tree);
+    return builder.build();
+  }
+
+  /**
+   * Starts a replication.
+   *
+   * @throws CliException with exit code 2 when the store has no WAL retention
+   */
+  static RunningReplication start(Replication replication) {
+    try {
+      return replication.start();
+    } catch (ReplicationException e) {
+      throw new CliException(Main.USAGE, e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Waits until the replication has applied everything the store held when the wait began, or
+   * failed.
+   */
+  static ReplicationStatus awaitCaughtUp(RunningReplication running) throws InterruptedException {
+    while (true) {
+      if (running.awaitCaughtUp(Duration.ofMillis(500))) {
+        return running.status();
+      }
+      ReplicationStatus status = running.status();
+      if (status.state() == ReplicationState.FAILED || status.state() == ReplicationState.STOPPED) {
+        return status;
+      }
+    }
+  }
+
+  /** The failure's message, or {@code null}. */
+  static String failure(ReplicationStatus status) {
+    return status.failure().map(Throwable::getMessage).orElse(null);
+  }
+}

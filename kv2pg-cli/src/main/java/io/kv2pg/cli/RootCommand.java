@@ -1,0 +1,27 @@
+package io.kv2pg.cli;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/** {@code kv2pg}: without a subcommand, prints the usage and exits with 2. */
+@Command(name = "kv2pg",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+        "Keeps PostgreSQL tables in step with a RocksDB store.",
+        "",
+        "Exit codes: 0 ok, 1 a difference or failure found, 2 usage or configuration error."},
+    subcommands = {DemoCommand.class, SyncCommand.class, VerifyCommand.class, StatusCommand.class,
+        picocli.CommandLine.HelpCommand.class},
+    commandListHeading = "%nCommands:%n",
+    footer = {"", "Run 'kv2pg COMMAND --help' for a command's options. Config format: docs/CONFIG.md."})
+final class RootCommand implements Runnable {
+  @Spec CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getErr());
+    throw new CliException(Main.USAGE, "a command is required: demo, sync, verify or status");
+  }
+}

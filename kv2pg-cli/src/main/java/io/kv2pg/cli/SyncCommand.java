@@ -1,0 +1,112 @@
+package io.kv2pg.cli;
+
+import io.kv2pg.Replication;
+import io.kv2pg.ReplicationState;
+import io.kv2pg.ReplicationStatus;
+import io.kv2pg.RunningReplication;
+import io.kv2pg.TreeMapping;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.OptionalLong;
+import java.util.Locale;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code kv2pg sync --config FILE}: replicate until caught up, then stop. */
+@Command(name = "sync", mixinStandardHelpOptions = true,
+    header = "Replicate a stopped application's store until caught up, then stop.",
+    description = {
+        "Replicates a stopped application's RocksDB store into PostgreSQL until caught up, then stops.",
+        "Opens the store itself, so the application must not be running (the store's LOCK must be free).",
+        "A first sync copies everything; later ones apply what was written since (from the WAL).",
+        "",
+        "Exit codes: 0 caught up, 1 the replication failed, 2 usage or configuration error",
+        "(bad config file, store missing or in use, no WAL retention, database unreachable)."})
+final class SyncCommand extends CliCommand {
+  @Option(names = "--config", required = true, paramLabel = "FILE",
+      description = "The replication's YAML file (docs/CONFIG.md).")
+  Path config;
+
+  @Option(names = "--plain", description = "Print log lines instead of a live display, even on a terminal.")
+  boolean plain;
+
+  @Override
+  int execute() throws Exception {
+    ReplicationConfig replicationConfig = ConfigLoader.load(config, cli.env);
+    PostgresTarget target = PostgresTarget.of(replicationConfig);
+    try (Store store = Store.openPrimary(replicationConfig.store(), Replications.where(replicationConfig))) {
+      Replication replication = Replications.build(replicationConfig, target, store);
+      target.check();
+      Schemas.ensure(target, replicationConfig);
+      cli.out.printf("sync: replication '%s' from %s into %s%n", replication.name(), store.path, target.display());
+      OptionalLong applied = appliedSequence(target, replication.name());
+      cli.out.println(applied.isPresent()
+          ? String.format(Locale.ROOT, "sync: resuming after sequence %,d (the last one applied)", applied.getAsLong())
+          : "sync: first run of this replication: copying the store, then its write-ahead log");
+      long started = System.nanoTime();
+      long estimate = store.estimateEntries(
+          replication.trees().stream().map(TreeMapping::treeName).distinct().toList());
+      CopySummary copies = CopySummary.before(target, replication.name());
+      RunningReplication running = Replications.start(replication);
+      Thread hook = new Thread(running::stop, "kv2pg-sync-stop");
+      Runtime.getRuntime().addShutdownHook(hook);
+      ReplicationStatus status;
+      try {
+        try (ProgressView view = new ProgressView(cli.out, cli.terminal && !plain, running, () -> estimate,
+            new WriteClock(), null).start()) {
+          status = Replications.awaitCaughtUp(running);
+        }
+        running.stop();
+        status = running.status();
+      } finally {
+        running.close();
+        removeHook(hook);
+      }
+      double seconds = (System.nanoTime() - started) / 1e9;
+      if (status.state() == ReplicationState.FAILED) {
+        throw new CliException(Main.FOUND, "sync failed: " + Replications.failure(status));
+      }
+      cli.out.printf(Locale.ROOT, "sync: caught up. Replication '%s' has applied the store through sequence %,d;"
+          + " %,d rows written in %.1f s.%n", replication.name(), status.appliedSequence(), status.rowsApplied(),
+          seconds);
+      String copied = copies.describe();
+      if (copied != null) {
+        cli.out.println("sync: " + copied);
+      }
+      for (int i = 0; i < replication.trees().size(); i++) {
+        cli.out.printf("  %s -> table %s%n", replication.trees().get(i).name(),
+            replicationConfig.tables().get(i).table());
+      }
+      return Main.OK;
+    }
+  }
+
+  /** The replication's checkpoint, if it has one. */
+  static OptionalLong appliedSequence(PostgresTarget target, String name) {
+    try (Connection connection = target.connectOrExplain();
+        PreparedStatement statement = connection.prepareStatement("select applied_sequence from kv2pg.replication"
+            + " where to_regclass('kv2pg.replication') is not null and name = ?")) {
+      statement.setString(1, name);
+      try (ResultSet rows = statement.executeQuery()) {
+        return rows.next() ? OptionalLong.of(rows.getLong(1)) : OptionalLong.empty();
+      }
+    } catch (SQLException e) {
+      if ("42P01".equals(e.getSQLState())) {
+        return OptionalLong.empty();
+      }
+      throw new CliException(Main.FOUND, "cannot read the checkpoint of replication '" + name + "': "
+          + PostgresTarget.describe(e), e);
+    }
+  }
+
+  static void removeHook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // The JVM is shutting down: the hook runs anyway.
+    }
+  }
+}

@@ -1,0 +1,54 @@
+package io.kv2pg.cli;
+
+import io.kv2pg.ColumnDecoder;
+import io.kv2pg.TreeMapping;
+import java.util.List;
+import org.rocksdb.ColumnFamilyHandle;
+
+/**
+ * One declared table of a config file.
+ *
+ * @param name the mapping's name, or {@code null} for the default
+ * @param columnFamily the column family read
+ * @param columnFamilyLine the line of {@code column-family}
+ * @param prefix the key prefix (empty for every key)
+ * @param table {@code table} or {@code schema.table}
+ * @param rawKeyColumn the raw key column's name, or {@code null} for the default
+ * @param keyColumns the key columns, in order
+ * @param valueColumns the value columns, in order
+ * @param createCommands SQL run after the table is created, or {@code null}
+ */
+record TableConfig(String name, String columnFamily, int columnFamilyLine, byte[] prefix, String table,
+    String rawKeyColumn, List<Column> keyColumns, List<Column> valueColumns, String createCommands) {
+
+  /** A column and its decoder. */
+  record Column(String name, ColumnDecoder decoder) {}
+
+  TableConfig {
+    prefix = prefix.clone();
+    keyColumns = List.copyOf(keyColumns);
+    valueColumns = List.copyOf(valueColumns);
+  }
+
+  /** Returns the schema named by {@link #table()}, or {@code null}. */
+  String schema() {
+    int dot = table.indexOf('.');
+    return dot < 0 ? null : table.substring(0, dot);
+  }
+
+  TreeMapping mapping(ColumnFamilyHandle family) {
+    TreeMapping.Builder builder = TreeMapping.builder(family).prefix(prefix).table(table);
+    if (name != null) {
+      builder.name(name);
+    }
+    if (rawKeyColumn != null) {
+      builder.rawKeyColumn(rawKeyColumn);
+    }
+    keyColumns.forEach(column -> builder.keyColumn(column.name(), column.decoder()));
+    valueColumns.forEach(column -> builder.valueColumn(column.name(), column.decoder()));
+    if (createCommands != null) {
+      builder.createCommands(createCommands);
+    }
+    return builder.build();
+  }
+}
