@@ -9,8 +9,10 @@ public interface RemoveRangeParameters {
   /**
    * Returns the parameters for the removed range.
    *
-   * @param begin the first key removed (inclusive), whole, as the application gave it
-   * @param end the end of the range (exclusive), whole, as the application gave it
+   * @param begin the first key removed (inclusive), prefix included; clipped to the mapping's
+   *     prefix, so it may be the bare prefix
+   * @param end the end of the range (exclusive), prefix included; clipped to the first key after
+   *     the mapping's prefix, or {@code null} when the range has no end
    * @return the parameters; never {@code null}
    */
   Params apply(byte[] begin, byte[] end);

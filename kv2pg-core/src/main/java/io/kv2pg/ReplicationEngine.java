@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
 final class ReplicationEngine implements RunningReplication {
   private static final Logger LOG = LoggerFactory.getLogger(ReplicationEngine.class);
   private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
-  private static final long FAMILY_CHECK_NANOS = TimeUnit.SECONDS.toNanos(2);
+  private static final long FAMILY_CHECK_NANOS = TimeUnit.SECONDS.toNanos(10);
   private static final long TAKE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
   private static final long QUEUE_WEIGHT = 64L << 20;
   private static final long GROUP_WEIGHT = 16L << 20;
@@ -61,6 +61,8 @@ final class ReplicationEngine implements RunningReplication {
   private final ChangeQueue queue = new ChangeQueue(QUEUE_WEIGHT);
   private final Thread writerThread;
   private volatile Thread readerThread;
+  /** The copy's snapshot while one is held; writer thread only. */
+  private Snapshot snapshot;
   /** A batch taken from the queue that belongs after the current apply limit; writer thread only. */
   private ChangeBatch pending;
 
@@ -126,6 +128,7 @@ final class ReplicationEngine implements RunningReplication {
       fail(new ReplicationException("Replication '" + name + "' stopped on an unexpected error: "
           + t + ". Start it again to resume after the last commit.", t));
     } finally {
+      releaseSnapshot();
       queue.abort();
       joinReader();
       session.close();
@@ -175,20 +178,39 @@ final class ReplicationEngine implements RunningReplication {
     session.run((connection, retry) -> {
       plan.copies.clear();
       OptionalLong applied = checkpoints.appliedSequence(connection);
+      long latest = source.latestSequence();
+      if (applied.isPresent() && applied.getAsLong() > latest) {
+        throw new ReplicationException("Replication '" + name + "' has applied the store up to"
+            + " sequence " + applied.getAsLong() + ", but the store at " + source.describe()
+            + " only reaches sequence " + latest + ": it was restored from a backup or replaced."
+            + " Its later writes would be missed. Re-copy: drop the replication's tables and its"
+            + " rows in kv2pg.replication and kv2pg.mapping_copy (or use a new replication name),"
+            + " then start again.", null, null, null, null, applied.getAsLong());
+      }
       Map<String, CopyProgress> copied = applied.isPresent() ? checkpoints.copyProgress(connection) : Map.of();
+      Map<String, String> fingerprints = applied.isPresent() ? checkpoints.fingerprints(connection) : Map.of();
       connection.commit();
       for (int i = 0; i < mappings.size(); i++) {
-        CopyProgress progress = copied.get(mappings.get(i).name());
+        TreeMapping mapping = mappings.get(i);
+        CopyProgress progress = copied.get(mapping.name());
+        if (progress != null && !mapping.fingerprint().equals(fingerprints.get(mapping.name()))) {
+          LOG.info("kv2pg[{}]: mapping '{}' changed since it was copied (prefix, table or"
+              + " statements); copying it again", name, mapping.name());
+          progress = null;
+        }
         if (progress == null || !progress.completed()) {
           plan.copies.put(i, progress);
         }
       }
       if (plan.copies.isEmpty()) {
+        checkpoints.forgetOtherMappings(connection, mappings.stream().map(TreeMapping::name).toList());
+        connection.commit();
         plan.appliedSequence = applied.getAsLong();
         return null;
       }
       if (plan.snapshot == null) {
         plan.snapshot = source.database().getSnapshot();
+        snapshot = plan.snapshot;
       }
       long snapshotSequence = plan.snapshot.getSequenceNumber();
       try {
@@ -196,12 +218,15 @@ final class ReplicationEngine implements RunningReplication {
           checkpoints.clearCopyProgress(connection);
           checkpoints.saveAppliedSequence(connection, snapshotSequence);
         }
+        checkpoints.forgetOtherMappings(connection, mappings.stream().map(TreeMapping::name).toList());
         for (Map.Entry<Integer, CopyProgress> copy : plan.copies.entrySet()) {
           CopyProgress previous = copy.getValue();
           CopyProgress start = new CopyProgress(snapshotSequence,
               previous == null ? null : previous.resumeAfter(),
               previous == null ? 0 : previous.rowsCopied(), false);
-          checkpoints.saveCopyProgress(connection, mappings.get(copy.getKey()).name(), start);
+          TreeMapping mapping = mappings.get(copy.getKey());
+          checkpoints.saveCopyProgress(connection, mapping.name(), start);
+          checkpoints.saveFingerprint(connection, mapping.name(), mapping.fingerprint());
           copy.setValue(start);
         }
         connection.commit();
@@ -243,8 +268,18 @@ final class ReplicationEngine implements RunningReplication {
       }
       return true;
     } finally {
-      source.database().releaseSnapshot(plan.snapshot);
-      plan.snapshot.close();
+      releaseSnapshot();
+    }
+  }
+
+  /** Releases the copy's snapshot, if one is held; writer thread only. */
+  private void releaseSnapshot() {
+    if (snapshot != null) {
+      if (source.database().isOwningHandle()) {
+        source.database().releaseSnapshot(snapshot);
+      }
+      snapshot.close();
+      snapshot = null;
     }
   }
 
@@ -296,6 +331,7 @@ final class ReplicationEngine implements RunningReplication {
     try {
       session.run((connection, retry) -> {
         if (retry && committedAlready(connection) >= group.lastSequence()) {
+          publishApplied(group.lastSequence(), 0); // The uncertain commit did happen.
           return null;
         }
         long rows = applier.apply(connection, group);

@@ -96,6 +96,15 @@ public final class TreeMapping {
     return columnFamily;
   }
 
+  /**
+   * Returns what the mapping reads and writes, to notice a mapping that changed since it was
+   * copied: its tree, prefix, and table declaration or statements.
+   */
+  String fingerprint() {
+    String target = table != null ? definition().createSql() : insert.original() + "\n" + remove.original();
+    return treeName + "\n" + HexFormat.of().formatHex(prefix) + "\n" + target;
+  }
+
   /** Returns whether the mapping is a declared table (rather than user statements). */
   public boolean isDeclaredTable() {
     return table != null;

@@ -165,7 +165,11 @@ public final class Verification {
         "select applied_sequence from kv2pg.replication where to_regclass('kv2pg.replication') is not null and name = ?")) {
       statement.setString(1, replication.name());
       try (ResultSet rows = statement.executeQuery()) {
-        return rows.next() ? OptionalLong.of(rows.getLong(1)) : OptionalLong.empty();
+        if (!rows.next()) {
+          return OptionalLong.empty();
+        }
+        long applied = rows.getLong(1);
+        return rows.wasNull() ? OptionalLong.empty() : OptionalLong.of(applied);
       }
     } catch (SQLException e) {
       if ("42P01".equals(e.getSQLState())) {

@@ -133,7 +133,7 @@ class SchemaMismatchTest {
   }
 
   @Test
-  void addedNullableValueColumnIsAddedAndFilledOnLaterWrites() throws Exception {
+  void addedNullableValueColumnIsAddedAndTheChangedMappingCopiedAgain() throws Exception {
     String url = TestPostgres.newDatabase();
     try (TestStore store = TestStore.open(dir, "data")) {
       ColumnFamilyHandle data = store.family("data");
@@ -168,15 +168,17 @@ class SchemaMismatchTest {
         assertThat(running.awaitCaughtUp(WAIT)).isTrue();
         assertThat(running.status().failure()).isEmpty();
       }
-      // Rows written since the column was added have it; the others keep NULL until rewritten.
+      // The declaration changed, so the mapping was copied again: every row has the new columns.
       assertThat(TestPostgres.query(url, "select region, id, qty, name, price from orders order by kv_key"))
           .containsExactly(
-              Arrays.asList("eu", 1L, 1, null, null),
+              Arrays.asList("eu", 1L, 1, "n1", 1.5),
               Arrays.asList("eu", 2L, 20, "written while stopped", 2.25),
-              Arrays.asList("eu", 3L, 3, null, null),
+              Arrays.asList("eu", 3L, 3, "n3", 4.5),
               Arrays.asList("eu", 4L, 40, "updated", null),
-              Arrays.asList("eu", 5L, 5, null, null),
+              Arrays.asList("eu", 5L, 5, "n5", 7.5),
               Arrays.asList("us", 7L, 7, "new", 7.5));
+      assertThat(TestPostgres.query(url, "select rows_copied, completed_at is not null from kv2pg.mapping_copy"))
+          .containsExactly(List.of(6L, true));
     }
   }
 

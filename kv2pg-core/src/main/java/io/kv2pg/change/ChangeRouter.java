@@ -49,7 +49,7 @@ public final class ChangeRouter {
    */
   public ChangeBatch route(WalBatch batch) {
     List<Change> changes = new ArrayList<>();
-    long weight = 0;
+    long weight = 64; // Batches without mapped changes count too, or they would escape the bound.
     for (WalRecord record : batch.records()) {
       List<Route> routes = routesByFamily.get(record.columnFamilyId());
       if (routes == null) {

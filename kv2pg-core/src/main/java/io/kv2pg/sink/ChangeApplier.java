@@ -107,6 +107,7 @@ public final class ChangeApplier {
       CommitListener listener) throws SQLException {
     for (ChangeBatch batch : group.batches()) {
       if (batch.lastSequence() <= appliedSequence) {
+        listener.committed(batch.lastSequence(), 0); // Committed by an earlier, uncertain attempt.
         continue;
       }
       ChangeGroup single = new ChangeGroup();

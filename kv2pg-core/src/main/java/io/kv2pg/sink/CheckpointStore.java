@@ -37,6 +37,7 @@ public final class CheckpointStore {
         "resume_after" bytea,
         "rows_copied" bigint not null default 0,
         "completed_at" timestamptz,
+        "fingerprint" text,
         primary key ("replication", "mapping")
       )""";
 
@@ -51,6 +52,17 @@ public final class CheckpointStore {
 
   /** Creates kv2pg's schema and tables if they are missing, and commits. */
   public static void createSchema(Connection connection) throws SQLException {
+    try (Statement statement = connection.createStatement();
+        ResultSet exists = statement.executeQuery("select to_regclass('\"kv2pg\".\"replication\"')"
+            + " is not null and to_regclass('\"kv2pg\".\"mapping_copy\"') is not null")) {
+      exists.next();
+      if (exists.getBoolean(1)) {
+        // Postgres checks the CREATE privilege before "if not exists": a role without it must
+        // still be able to run against tables a DBA created.
+        connection.commit();
+        return;
+      }
+    }
     try (Statement statement = connection.createStatement()) {
       // Serializes concurrent first starts: "create … if not exists" is not safe against a race.
       statement.execute("select pg_advisory_xact_lock(" + LOCK_CLASS + ", 0)");
@@ -77,6 +89,17 @@ public final class CheckpointStore {
         return locked;
       }
     }
+  }
+
+  /** Releases the lock {@link #tryLock} took, and commits. */
+  public void unlock(Connection connection) throws SQLException {
+    try (PreparedStatement statement =
+        connection.prepareStatement("select pg_advisory_unlock(?, hashtext(?))")) {
+      statement.setInt(1, LOCK_CLASS);
+      statement.setString(2, replication);
+      statement.execute();
+    }
+    connection.commit();
   }
 
   /** Returns the applied sequence number, if the replication has committed one. */
@@ -149,6 +172,47 @@ public final class CheckpointStore {
       }
     }
     return progress;
+  }
+
+  /** Returns each mapping's fingerprint: what it read and wrote when it was copied. */
+  public Map<String, String> fingerprints(Connection connection) throws SQLException {
+    Map<String, String> fingerprints = new HashMap<>();
+    try (PreparedStatement statement = connection.prepareStatement(
+        "select \"mapping\", \"fingerprint\" from \"kv2pg\".\"mapping_copy\" where \"replication\" = ?")) {
+      statement.setString(1, replication);
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          fingerprints.put(rows.getString(1), rows.getString(2));
+        }
+      }
+    }
+    return fingerprints;
+  }
+
+  /** Records the fingerprint of a mapping whose copy progress row exists. */
+  public void saveFingerprint(Connection connection, String mapping, String fingerprint)
+      throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "update \"kv2pg\".\"mapping_copy\" set \"fingerprint\" = ? where \"replication\" = ? and \"mapping\" = ?")) {
+      statement.setString(1, fingerprint);
+      statement.setString(2, replication);
+      statement.setString(3, mapping);
+      statement.executeUpdate();
+    }
+  }
+
+  /**
+   * Forgets the copy progress of mappings this run does not have: the stream passes their writes
+   * by, so they must be copied again if they come back.
+   */
+  public void forgetOtherMappings(Connection connection, java.util.Collection<String> mappings)
+      throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "delete from \"kv2pg\".\"mapping_copy\" where \"replication\" = ? and \"mapping\" <> all(?)")) {
+      statement.setString(1, replication);
+      statement.setArray(2, connection.createArrayOf("text", mappings.toArray()));
+      statement.executeUpdate();
+    }
   }
 
   /** Forgets every mapping's copy progress, for a replication that starts from nothing. */

@@ -42,6 +42,7 @@ public final class PostgresSession implements AutoCloseable {
   private final BooleanSupplier stopping;
   private final Object sleeper = new Object();
   private Connection connection;
+  private boolean everLocked;
 
   public PostgresSession(PostgresConnector connector, CheckpointStore checkpoints, String logName,
       BooleanSupplier stopping) {
@@ -68,7 +69,7 @@ public final class PostgresSession implements AutoCloseable {
         if (!SqlStates.isTransient(e)) {
           throw e;
         }
-        closeConnection();
+        recover(e);
         if (stopping.getAsBoolean()) {
           throw new Abandoned(e);
         }
@@ -79,6 +80,26 @@ public final class PostgresSession implements AutoCloseable {
         retry = true;
       }
     }
+  }
+
+  /**
+   * Keeps a healthy connection (serialization failure, deadlock, cancelled statement) after a
+   * rollback; closes a broken one.
+   */
+  private void recover(SQLException error) {
+    if (connection == null) {
+      return;
+    }
+    String state = error.getSQLState();
+    try {
+      if (state != null && !state.startsWith("08") && !connection.isClosed()) {
+        connection.rollback();
+        return;
+      }
+    } catch (SQLException e) {
+      error.addSuppressed(e);
+    }
+    closeConnection();
   }
 
   /** Wakes a retry that is waiting, so that a stop is noticed at once. */
@@ -106,6 +127,7 @@ public final class PostgresSession implements AutoCloseable {
       try {
         CheckpointStore.createSchema(opened);
         lock(opened);
+        everLocked = true;
       } catch (SQLException | RuntimeException e) {
         closeQuietly(opened);
         throw e;
@@ -119,6 +141,12 @@ public final class PostgresSession implements AutoCloseable {
   private void lock(Connection opened) throws SQLException {
     long deadline = System.nanoTime() + LOCK_WAIT_MILLIS * 1_000_000;
     while (!checkpoints.tryLock(opened)) {
+      if (everLocked) {
+        // This replication held the lock before: most likely its previous session, which the
+        // server has not ended yet. Retried like any transient error.
+        throw new SQLException("the lock of replication '" + logName + "' is still held, probably"
+            + " by its previous session, which the server has not ended yet", "55P03");
+      }
       // Waits even when stopping: the lock is needed to drain, and a previous holder's session
       // usually ends within milliseconds of its connection closing.
       if (System.nanoTime() > deadline) {
@@ -134,6 +162,15 @@ public final class PostgresSession implements AutoCloseable {
 
   private void closeConnection() {
     if (connection != null) {
+      // A pooled connection goes back to its pool still holding a session lock unless it is
+      // released here; on a broken connection this fails at once, and the server frees the lock.
+      try {
+        connection.rollback();
+        checkpoints.unlock(connection);
+      } catch (SQLException e) {
+        LOG.debug("kv2pg[{}]: could not release the lock on a failed connection: {}", logName,
+            e.getMessage());
+      }
       closeQuietly(connection);
       connection = null;
     }

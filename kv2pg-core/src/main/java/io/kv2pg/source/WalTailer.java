@@ -32,6 +32,7 @@ public final class WalTailer implements AutoCloseable {
   private long nextSequence;
   private long missingSinceNanos = -1;
   private long lastRebuildNanos;
+  private boolean firstAfterBuild;
 
   /**
    * Creates a tailer that will return the batches from {@code nextSequence} on.
@@ -94,6 +95,7 @@ public final class WalTailer implements AutoCloseable {
     closeIterator();
     lastRebuildNanos = now;
     iterator = source.updatesSince(nextSequence);
+    firstAfterBuild = true;
     if (iterator.isValid()) {
       return true;
     }
@@ -147,9 +149,19 @@ public final class WalTailer implements AutoCloseable {
       throw gap(nextSequence, sequence - 1, "the next batch in the write-ahead log starts at "
           + sequence);
     }
+    boolean first = firstAfterBuild;
+    firstAfterBuild = false;
+    if (sequence < nextSequence && !first) {
+      throw new ReplicationException("The write-ahead log of " + source.describe() + " holds a"
+          + " batch at sequence " + sequence + " that overlaps the previous one (which ended before "
+          + nextSequence + "). kv2pg needs one sequence number per record, as plain RocksDB,"
+          + " write-committed TransactionDB and OptimisticTransactionDB give; WritePrepared or"
+          + " WriteUnprepared transactions (seq_per_batch) are not supported.", null, null, null,
+          null, sequence);
+    }
     if (sequence < nextSequence) {
-      // The log returns the whole batch that holds the requested sequence number; drop what was
-      // already returned.
+      // A new iterator starts at the whole batch that holds the requested sequence number; drop
+      // what was already returned.
       List<WalRecord> fresh = new ArrayList<>(records.size());
       for (WalRecord record : records) {
         if (record.sequence() >= nextSequence) {
