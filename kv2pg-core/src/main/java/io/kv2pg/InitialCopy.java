@@ -10,8 +10,11 @@ import io.kv2pg.source.SnapshotScan;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
+import java.util.function.Supplier;
 import org.rocksdb.RocksDB;
 import org.rocksdb.Snapshot;
 import org.slf4j.Logger;
@@ -51,17 +54,18 @@ final class InitialCopy {
         mapping.name(), sequence, start.resumeAfter() == null ? "" : " (resuming)");
     long rows = start.rowsCopied();
     byte[] lastCopied = start.resumeAfter();
-    try (SnapshotScan scan = new SnapshotScan(database, mapping.columnFamily(), snapshot,
-        mapping.prefix(), start.resumeAfter())) {
+    try (Prefetcher scan = new Prefetcher("kv2pg-" + logName + "-copy-reader", () -> new SnapshotScan(
+        database, mapping.columnFamily(), snapshot, mapping.prefix(), start.resumeAfter()))) {
       while (true) {
         if (stopping.getAsBoolean()) {
           LOG.info("kv2pg[{}]: copy of '{}' interrupted by stop after {} rows; it resumes at the"
               + " next start", logName, mapping.name(), rows);
           return false;
         }
-        List<SnapshotScan.Entry> entries = scan.next(CHUNK_ROWS, CHUNK_BYTES);
+        Prefetcher.Chunk chunk = scan.next();
+        List<SnapshotScan.Entry> entries = chunk.entries();
         // A chunk may end early on its byte budget: only the scan knows whether more follow.
-        boolean done = scan.atEnd();
+        boolean done = chunk.done();
         List<Change> changes = new ArrayList<>(entries.size());
         for (SnapshotScan.Entry entry : entries) {
           changes.add(new Change(index, entry.key(), entry.value(), sequence));
@@ -105,11 +109,85 @@ final class InitialCopy {
     }
   }
 
+  /**
+   * Reads the snapshot one chunk ahead of the writer, on a thread of its own, so that reading
+   * RocksDB overlaps with Postgres writing the previous chunk. Holds at most two chunks besides
+   * the one being written. {@link #close()} returns once the scan is closed, so the snapshot may
+   * be released after it.
+   */
+  private static final class Prefetcher implements AutoCloseable {
+    /** A chunk of entries; {@code done} when no entry follows. */
+    record Chunk(List<SnapshotScan.Entry> entries, boolean done, Throwable failure) {}
+
+    private final BlockingQueue<Chunk> ready = new ArrayBlockingQueue<>(1);
+    private final Thread thread;
+
+    Prefetcher(String threadName, Supplier<SnapshotScan> open) {
+      thread = new Thread(() -> read(open), threadName);
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    private void read(Supplier<SnapshotScan> open) {
+      try {
+        try (SnapshotScan scan = open.get()) {
+          while (true) {
+            List<SnapshotScan.Entry> entries = scan.next(CHUNK_ROWS, CHUNK_BYTES);
+            boolean done = scan.atEnd();
+            ready.put(new Chunk(entries, done, null));
+            if (done) {
+              return;
+            }
+          }
+        } catch (RuntimeException | Error e) {
+          ready.put(new Chunk(List.of(), true, e));
+        }
+      } catch (InterruptedException e) {
+        // Closed by the writer.
+      }
+    }
+
+    /** Returns the next chunk, waiting for it; rethrows what the scan threw. */
+    Chunk next() {
+      try {
+        Chunk chunk = ready.take();
+        if (chunk.failure() instanceof RuntimeException e) {
+          throw e;
+        }
+        if (chunk.failure() instanceof Error e) {
+          throw e;
+        }
+        return chunk;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new ReplicationException("kv2pg: interrupted while reading the snapshot", e);
+      }
+    }
+
+    @Override
+    public void close() {
+      thread.interrupt();
+      boolean interrupted = false;
+      while (true) {
+        try {
+          thread.join();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
   private boolean alreadySaved(java.sql.Connection connection, String mapping, CopyProgress progress)
       throws SQLException {
     CopyProgress saved = checkpoints.copyProgress(connection).get(mapping);
     connection.commit();
     return saved != null && saved.rowsCopied() >= progress.rowsCopied()
-        && saved.snapshotSequence() == progress.snapshotSequence();
+        && saved.snapshotSequence() == progress.snapshotSequence()
+        && (saved.completed() || !progress.completed());
   }
 }

@@ -187,16 +187,18 @@ public final class DeclaredTableWriter implements TableWriter {
     byte[] from = resumeAfter != null ? resumeAfter : prefix;
     byte[] end = KeyRanges.prefixEnd(prefix);
     String raw = PgText.quoteIdentifier(table.rawKeyColumn());
-    String sql = "select exists (select 1 from " + table.qualifiedName() + " where " + raw
-        + (resumeAfter != null ? " > ?" : " >= ?") + (end != null ? " and " + raw + " < ?" : "") + ")";
+    // "order by … limit 1" keeps this an index probe: as "exists (…)", the planner picks a
+    // sequential scan of the table still being copied, which made the copy quadratic.
+    String sql = "select 1 from " + table.qualifiedName() + " where " + raw
+        + (resumeAfter != null ? " > ?" : " >= ?") + (end != null ? " and " + raw + " < ?" : "")
+        + " order by " + raw + " limit 1";
     try (PreparedStatement statement = connection.prepareStatement(sql)) {
       statement.setBytes(1, from);
       if (end != null) {
         statement.setBytes(2, end);
       }
       try (ResultSet rows = statement.executeQuery()) {
-        rows.next();
-        return rows.getBoolean(1);
+        return rows.next();
       }
     }
   }
@@ -224,10 +226,15 @@ public final class DeclaredTableWriter implements TableWriter {
       byte[] bytes = buffer.toString().getBytes(StandardCharsets.UTF_8);
       copy.writeToCopy(bytes, 0, bytes.length);
       copy.endCopy();
-    } finally {
+    } catch (SQLException | RuntimeException e) {
       if (copy.isActive()) {
-        copy.cancelCopy(); // Leaves the connection usable when decoding or writing failed.
+        try {
+          copy.cancelCopy(); // Leaves the connection usable when decoding or writing failed.
+        } catch (SQLException cancel) {
+          e.addSuppressed(cancel);
+        }
       }
+      throw e;
     }
   }
 

@@ -41,16 +41,21 @@ public final class PgText {
       row.append("\\N");
       return;
     }
+    int run = 0; // the text between escapes is appended in bulk
     for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      switch (c) {
-        case '\\' -> row.append("\\\\");
-        case '\t' -> row.append("\\t");
-        case '\n' -> row.append("\\n");
-        case '\r' -> row.append("\\r");
-        default -> row.append(c);
+      String escape = switch (text.charAt(i)) {
+        case '\\' -> "\\\\";
+        case '\t' -> "\\t";
+        case '\n' -> "\\n";
+        case '\r' -> "\\r";
+        default -> null;
+      };
+      if (escape != null) {
+        row.append(text, run, i).append(escape);
+        run = i + 1;
       }
     }
+    row.append(text, run, text.length());
   }
 
   /** Quotes an identifier for SQL: {@code "name"}, doubling embedded quotes. */

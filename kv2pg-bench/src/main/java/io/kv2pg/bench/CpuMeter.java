@@ -1,0 +1,164 @@
+package io.kv2pg.bench;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * CPU time used by this JVM and by the PostgreSQL server (postmaster, its live children and the
+ * children it reaped), when the server runs on this machine; read from {@code /proc}. The server's
+ * time is also split by process role (client backends, autovacuum, WAL writer, checkpointer…).
+ */
+final class CpuMeter {
+  private static final double TICK_SECONDS = 1.0 / 100; // USER_HZ is 100 on Linux
+  private final long postmaster;
+
+  /**
+   * CPU seconds so far: the JVM's, the server's ({@code NaN} if unknown), per server process and
+   * per live Java thread.
+   */
+  record Sample(double jvm, double server, Map<Long, Process> processes, Map<Long, Process> threads) {}
+
+  /** One server process: its role and CPU seconds. */
+  record Process(String role, double seconds) {}
+
+  private CpuMeter(long postmaster) {
+    this.postmaster = postmaster;
+  }
+
+  static CpuMeter of(Pg pg) {
+    long pid = -1;
+    try (Connection connection = pg.connect(); Statement statement = connection.createStatement();
+        ResultSet rows = statement.executeQuery("select pg_backend_pid()")) {
+      rows.next();
+      long backend = rows.getLong(1);
+      pid = ProcessHandle.of(backend).flatMap(ProcessHandle::parent).map(ProcessHandle::pid).orElse(-1L);
+    } catch (SQLException | RuntimeException e) {
+      // The server is elsewhere: its CPU is not measured.
+    }
+    return new CpuMeter(pid);
+  }
+
+  Sample sample() {
+    double jvm = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime() / 1e9;
+    Map<Long, Process> threads = new HashMap<>();
+    java.lang.management.ThreadMXBean bean = ManagementFactory.getThreadMXBean();
+    for (java.lang.management.ThreadInfo info : bean.getThreadInfo(bean.getAllThreadIds())) {
+      if (info != null) {
+        long nanos = bean.getThreadCpuTime(info.getThreadId());
+        if (nanos >= 0) {
+          threads.put(info.getThreadId(), new Process(threadRole(info.getThreadName()), nanos / 1e9));
+        }
+      }
+    }
+    if (postmaster <= 0) {
+      return new Sample(jvm, Double.NaN, Map.of(), threads);
+    }
+    long[] own = ticks(postmaster, true);
+    if (own == null) {
+      return new Sample(jvm, Double.NaN, Map.of(), threads);
+    }
+    Map<Long, Process> processes = new HashMap<>();
+    // The postmaster's own time plus what its exited children used.
+    double total = own[0] * TICK_SECONDS;
+    processes.put(postmaster, new Process("postmaster+exited", total));
+    for (ProcessHandle child : ProcessHandle.of(postmaster).map(p -> p.descendants().toList())
+        .orElse(java.util.List.of())) {
+      long[] t = ticks(child.pid(), false);
+      if (t != null) {
+        double seconds = t[0] * TICK_SECONDS;
+        total += seconds;
+        processes.put(child.pid(), new Process(role(child.pid()), seconds));
+      }
+    }
+    return new Sample(jvm, total, processes, threads);
+  }
+
+  /** Returns this JVM's CPU seconds between two samples, per thread role. */
+  static Map<String, Double> jvmByRole(Sample before, Sample after) {
+    Map<String, Double> roles = byRole(before.threads(), after.threads());
+    double threads = roles.values().stream().mapToDouble(Double::doubleValue).sum();
+    double rest = after.jvm() - before.jvm() - threads;
+    if (rest > 0.005) {
+      roles.put("GC, JIT, exited threads", rest);
+    }
+    return roles;
+  }
+
+  private static String threadRole(String name) {
+    if (name.startsWith("kv2pg-")) {
+      for (String role : new String[] {"copy-reader", "writer", "reader"}) {
+        if (name.endsWith("-" + role)) {
+          return "kv2pg " + role;
+        }
+      }
+      return "kv2pg other";
+    }
+    if (name.startsWith("app-writer-")) {
+      return "application writers";
+    }
+    return name.startsWith("crate-style") || name.startsWith("lag-poller") || name.equals("main") ? name : "other threads";
+  }
+
+  /** Returns the server's CPU seconds between two samples, per role, largest first. */
+  static Map<String, Double> byRole(Sample before, Sample after) {
+    return byRole(before.processes(), after.processes());
+  }
+
+  private static Map<String, Double> byRole(Map<Long, Process> before, Map<Long, Process> after) {
+    Map<String, Double> roles = new TreeMap<>();
+    after.forEach((pid, process) -> {
+      Process earlier = before.get(pid);
+      double used = process.seconds() - (earlier == null ? 0 : earlier.seconds());
+      if (used > 0) {
+        roles.merge(process.role(), used, Double::sum);
+      }
+    });
+    return roles;
+  }
+
+  private static String role(long pid) {
+    try {
+      String title = new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")),
+          StandardCharsets.UTF_8).replace('\0', ' ').trim();
+      if (!title.startsWith("postgres: ")) {
+        return "other";
+      }
+      String rest = title.substring("postgres: ".length());
+      for (String role : new String[] {"autovacuum", "walwriter", "checkpointer", "background writer",
+          "stats collector", "logical replication", "walsender"}) {
+        if (rest.startsWith(role)) {
+          return role;
+        }
+      }
+      return "client backends";
+    } catch (IOException | RuntimeException e) {
+      return "other";
+    }
+  }
+
+  private static long[] ticks(long pid, boolean withChildren) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      // Fields after the name: state(0) ... utime(11) stime(12) cutime(13) cstime(14)
+      long t = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+      if (withChildren) {
+        t += Long.parseLong(f[13]) + Long.parseLong(f[14]);
+      }
+      return new long[] {t};
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+}

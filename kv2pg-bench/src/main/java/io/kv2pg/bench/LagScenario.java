@@ -1,0 +1,239 @@
+package io.kv2pg.bench;
+
+import io.kv2pg.RunningReplication;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * lag-1k, lag-5k, lag-20k: one application thread writes at a fixed rate (open loop, {@link
+ * Ops#MIX}); for each write, the time from its scheduled moment to its row being committed in
+ * Postgres. A RocksDB write returns microseconds after its scheduled moment, so this is the time
+ * from the write returning, except for a system that makes the writer late (naive-jdbc's
+ * synchronous upsert): its backlog then shows as lag instead of being hidden. The first
+ * {@link Scale#lagWarmupSeconds()} are not counted.
+ *
+ * <p>kv2pg: a poller thread reads {@code status().appliedSequence()} in a tight loop (every ~50
+ * us) and matches it against each write's sequence number ({@code getLatestSequenceNumber()}
+ * right after the write). crate-style: the consumer notes when the statement that carries each
+ * write returned. naive-jdbc: when the upsert returned.
+ */
+final class LagScenario {
+  private static final Rows.Kind KIND = Rows.Kind.NARROW;
+
+  private LagScenario() {}
+
+  /** The application side of one run: where each write goes. */
+  @FunctionalInterface
+  private interface Writer {
+    void write(int index, long id, byte[] valueOrNull, long scheduled) throws Exception;
+  }
+
+  static void run(Context ctx, int rate) throws Exception {
+    String scenario = "lag-" + (rate / 1000) + "k";
+    Pg pg = ctx.pg;
+    int base = ctx.scale.lagBase();
+    int warmup = (int) Math.round(rate * ctx.scale.lagWarmupSeconds());
+    int measuredEnd = warmup + (int) Math.round(rate * ctx.scale.lagSeconds());
+    // Unmeasured writes after the measured ones, so that no measured write waits for an end-of-run
+    // flush (crate-style's 500 ms idle flush would otherwise dominate its p99).
+    int total = measuredEnd + Math.max(300, rate / 2);
+    Ops ops = Ops.generate(1, total, base, rate).get(0);
+    List<byte[]> baseRows = RawCopy.encode(KIND, 0, base);
+    long cap = (long) ((ctx.scale.lagWarmupSeconds() + ctx.scale.lagSeconds()) * 1.5e9) + 1_000_000_000L;
+    ctx.log("%s: %,d writes/s for %.1f s (+%.1f s warm-up) over %,d entries", scenario, rate,
+        ctx.scale.lagSeconds(), ctx.scale.lagWarmupSeconds(), base);
+
+    // kv2pg
+    String table = scenario.replace('-', '_') + "_kv2pg";
+    Path dir = ctx.workDir.resolve(scenario + "-kv2pg");
+    Store.delete(dir);
+    try (Store store = new Store(dir)) {
+      store.load(KIND, base);
+      RunningReplication running = ctx.startKv2pg(store, KIND, table, scenario);
+      try {
+        Context.awaitCaughtUp(running, Duration.ofMinutes(10));
+        pg.settle();
+        long[] sequences = new long[total];
+        long[] scheduledAt = new long[total];
+        long[] lags = new long[total];
+        AtomicInteger published = new AtomicInteger();
+        int[] resolvedCount = {0};
+        Thread poller = new Thread(() -> {
+          int resolved = 0;
+          while (true) {
+            long applied = running.status().appliedSequence();
+            long now = System.nanoTime();
+            int available = published.get();
+            while (resolved < available && sequences[resolved] <= applied) {
+              lags[resolved] = now - scheduledAt[resolved];
+              resolved++;
+            }
+            resolvedCount[0] = resolved;
+            if (resolved == total || Thread.currentThread().isInterrupted()) {
+              return;
+            }
+            LockSupport.parkNanos(20_000);
+          }
+        }, "lag-poller");
+        poller.setDaemon(true);
+        poller.start();
+        Generated generated = generate(ctx, ops, rate, 0, (index, id, value, scheduled) -> {
+          if (value == null) {
+            store.delete(id);
+          } else {
+            store.put(id, value);
+          }
+          sequences[index] = store.db.getLatestSequenceNumber();
+          scheduledAt[index] = scheduled;
+          published.set(index + 1);
+        });
+        poller.join(120_000);
+        if (poller.isAlive()) {
+          poller.interrupt();
+          poller.join();
+          throw new IllegalStateException("kv2pg did not apply the lag run's writes within 120 s: "
+              + running.status());
+        }
+        String check = ctx.check(KIND, table, Ops.expected(KIND, base, List.of(ops), new int[] {generated.issued}),
+            scenario + " kv2pg");
+        report(ctx, scenario, "kv2pg", rate, lags, warmup, measuredEnd, generated, check);
+      } finally {
+        running.close();
+      }
+    } finally {
+      Store.delete(dir);
+    }
+    pg.dropTable(table);
+
+    // crate-style
+    table = scenario.replace('-', '_') + "_crate";
+    dir = ctx.workDir.resolve(scenario + "-crate");
+    Store.delete(dir);
+    try (Store store = new Store(dir)) {
+      store.load(KIND, base);
+      pg.execute(KIND.createSql(table));
+      try (Connection connection = pg.connect()) {
+        RawCopy.copy(connection, KIND, table, baseRows);
+      }
+      pg.settle();
+      long[] lags = new long[total];
+      Generated generated;
+      try (CrateStyle crate = new CrateStyle(pg, KIND, table, lags)) {
+        generated = generate(ctx, ops, rate, 0, (index, id, value, scheduled) -> {
+          if (value == null) {
+            store.delete(id);
+          } else {
+            store.put(id, value);
+          }
+          crate.publish(new CrateStyle.Event(Rows.key(id), value, scheduled, index));
+        });
+        crate.awaitApplied(generated.issued, 120_000_000_000L);
+      }
+      String check = ctx.check(KIND, table, Ops.expected(KIND, base, List.of(ops), new int[] {generated.issued}),
+          scenario + " crate-style");
+      report(ctx, scenario, "crate-style", rate, lags, warmup, measuredEnd, generated, check);
+    } finally {
+      Store.delete(dir);
+    }
+    pg.dropTable(table);
+
+    // naive-jdbc
+    table = scenario.replace('-', '_') + "_naive";
+    dir = ctx.workDir.resolve(scenario + "-naive");
+    Store.delete(dir);
+    try (Store store = new Store(dir)) {
+      store.load(KIND, base);
+      pg.execute(KIND.createSql(table));
+      try (Connection connection = pg.connect()) {
+        RawCopy.copy(connection, KIND, table, baseRows);
+      }
+      pg.settle();
+      long[] lags = new long[total];
+      Generated generated;
+      try (NaiveJdbc naive = new NaiveJdbc(pg, KIND, table)) {
+        generated = generate(ctx, ops, rate, cap, (index, id, value, scheduled) -> {
+          if (value == null) {
+            store.delete(id);
+            naive.delete(id);
+          } else {
+            store.put(id, value);
+            naive.upsert(Rows.key(id), value);
+          }
+          lags[index] = System.nanoTime() - scheduled;
+        });
+      }
+      String check = ctx.check(KIND, table, Ops.expected(KIND, base, List.of(ops), new int[] {generated.issued}),
+          scenario + " naive-jdbc");
+      report(ctx, scenario, "naive-jdbc", rate, lags, warmup, measuredEnd, generated, check);
+    } finally {
+      Store.delete(dir);
+    }
+    pg.dropTable(table);
+  }
+
+  /** How the generator did: writes issued, over how long, and the CPU used meanwhile. */
+  private record Generated(int issued, double seconds, Context.Span span) {}
+
+  /**
+   * Issues the writes at their scheduled moments (catching up without waiting when late), and
+   * stops early, after {@code capNanos} if positive, for a system that cannot keep the rate.
+   */
+  private static Generated generate(Context ctx, Ops ops, int rate, long capNanos, Writer writer)
+      throws Exception {
+    Context.Stopwatch watch = ctx.stopwatch();
+    long start = System.nanoTime() + 2_000_000;
+    int issued = 0;
+    for (int i = 0; i < ops.size(); i++) {
+      long scheduled = start + (long) (i * 1e9 / rate);
+      long now;
+      while ((now = System.nanoTime()) < scheduled) {
+        LockSupport.parkNanos(scheduled - now);
+      }
+      if (capNanos > 0 && now - start > capNanos) {
+        break;
+      }
+      long id = ops.id[i];
+      writer.write(i, id, ops.isDelete(i) ? null : KIND.value(id, ops.version[i]), scheduled);
+      issued++;
+    }
+    return new Generated(issued, (System.nanoTime() - start) / 1e9, watch.stop());
+  }
+
+  private static void report(Context ctx, String scenario, String system, int rate, long[] lags, int warmup,
+      int measuredEnd, Generated generated, String check) {
+    if (generated.issued <= warmup) {
+      ctx.results.problem(scenario + " " + system + ": only " + generated.issued
+          + " writes were issued, all in the warm-up; no lag measured");
+      return;
+    }
+    long[] measured = Arrays.copyOfRange(lags, warmup, Math.min(measuredEnd, generated.issued));
+    Arrays.sort(measured);
+    double p50 = percentile(measured, 0.50);
+    double p99 = percentile(measured, 0.99);
+    double max = measured[measured.length - 1] / 1e6;
+    double achieved = generated.issued / generated.seconds;
+    String detail = String.format(Locale.ROOT, "%,d writes measured; achieved %,.0f writes/s of %,d%s", measured.length,
+        achieved, rate, generated.issued < lags.length ? " (could not keep the rate; stopped early)" : "");
+    ctx.results.add(scenario, system, round(p50), "ms-p50", detail);
+    ctx.results.add(scenario, system, round(p99), "ms-p99", detail);
+    ctx.results.add(scenario, system, round(max), "ms-max", detail);
+    Context.Span span = generated.span();
+    ctx.results.cost(new Results.Cost(scenario, system, span.seconds(), span.jvmCpu(), span.pgCpu(),
+        generated.issued, check, span.pgRoles(), span.jvmRoles(), span.transactions()));
+  }
+
+  private static double percentile(long[] sorted, double q) {
+    int index = (int) Math.ceil(q * sorted.length) - 1;
+    return sorted[Math.max(0, Math.min(sorted.length - 1, index))] / 1e6;
+  }
+
+  private static double round(double ms) {
+    return Math.round(ms * 1000) / 1000.0;
+  }
+}
