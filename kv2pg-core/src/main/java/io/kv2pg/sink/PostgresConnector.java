@@ -44,6 +44,11 @@ public final class PostgresConnector {
       Properties properties = new Properties();
       properties.setProperty("ApplicationName", applicationName);
       properties.setProperty("tcpKeepAlive", "true");
+      // A half-open connection would otherwise block a statement (and stop()) until TCP gives
+      // up, hours later; a timeout is a lost connection, retried like any other. Settings in the
+      // URL take precedence.
+      properties.setProperty("socketTimeout", "300");
+      properties.setProperty("connectTimeout", "10");
       connection = new Driver().connect(url, properties);
       if (connection == null) {
         throw new SQLException("not a PostgreSQL JDBC URL: " + mask(url), "08001");
