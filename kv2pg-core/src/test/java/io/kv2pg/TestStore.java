@@ -91,6 +91,11 @@ public final class TestStore implements AutoCloseable {
     return handle;
   }
 
+  /** Returns every column family by name, the default one included. */
+  public Map<String, ColumnFamilyHandle> families() {
+    return Map.copyOf(byName);
+  }
+
   /** Returns every entry of the family whose key starts with the prefix, in key order. */
   public List<byte[][]> entries(String family, byte[] prefix) {
     List<byte[][]> entries = new ArrayList<>();

@@ -1,5 +1,7 @@
 package io.kv2pg.cli;
 
+import io.kv2pg.TestPostgres;
+import io.kv2pg.TestStore;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
