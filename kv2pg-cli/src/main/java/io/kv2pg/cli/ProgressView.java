@@ -88,7 +88,9 @@ final class ProgressView implements AutoCloseable {
       } else if (lastState == ReplicationState.COPYING) {
         long rows = status.rowsApplied() - copyStartRows;
         double seconds = (now - copyStarted) / 1e9;
-        event(String.format(Locale.ROOT, "initial copy done: %,d rows in %.1f s", rows, seconds));
+        // Sampled after the state changed, so the count may include the first streamed rows.
+        event(String.format(Locale.ROOT, "initial copy done in %.1f s (%,d rows applied so far)",
+            seconds, rows));
       }
       if (state == ReplicationState.STREAMING) {
         event("streaming the store's write-ahead log");
