@@ -3,9 +3,6 @@ package io.kv2pg;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -147,91 +144,39 @@ class CopyCrashTest {
    */
   private static ChildRun runChildAndKillDuringCopy(Path storeDir, String url, long seed, int round,
       Progress after, String where) throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process process = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1",
-        "-cp", System.getProperty("java.class.path"), Child.class.getName(),
-        storeDir.toString(), url, Long.toString(seed * 31 + round))
-        .redirectErrorStream(true)
-        .start();
-    ChildOutput output = new ChildOutput(process);
-    try {
+    String output;
+    try (ChildJvm child = ChildJvm.start(Child.class, null,
+        storeDir.toString(), url, Long.toString(seed * 31 + round))) {
+      Process process = child.process;
       long floor = after == null ? 0 : after.rowsCopied();
       long deadline = System.nanoTime() + WAIT.toNanos();
       while (true) {
         if (!process.isAlive()) {
           fail("the child exited with code %d before it could be killed (%s); output:%n%s",
-              process.exitValue(), where, output.text());
+              process.exitValue(), where, child.output());
         }
         Progress progress = progressIfAny(url);
         if (progress != null && progress.completed()) {
           fail("the copy completed before the kill (%s): make the store larger; output:%n%s", where,
-              output.text());
+              child.output());
         }
         if (progress != null && progress.rowsCopied() > floor) {
           break;
         }
         if (System.nanoTime() > deadline) {
-          fail("no copy progress past %d rows within %s (%s); output:%n%s", floor, WAIT, where, output.text());
+          fail("no copy progress past %d rows within %s (%s); output:%n%s", floor, WAIT, where, child.output());
         }
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
       }
-      process.destroyForcibly(); // SIGKILL
-      assertThat(process.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)).as("child ended after SIGKILL").isTrue();
-      assertThat(process.exitValue()).as("exit code of the killed child (%s)", where).isEqualTo(128 + 9);
-      output.reader.join(WAIT.toMillis());
-    } finally {
-      process.destroyForcibly();
+      child.kill(WAIT, where);
+      output = child.output();
     }
-    awaitChildSessionGone(url, where);
+    ChildJvm.awaitSessionGone(url, APPLICATION_NAME, WAIT, where);
     // Read after the child's session is gone: a commit it had sent may have landed meanwhile.
     Progress progress = progress(url);
     System.out.printf("CopyCrashTest %s: killed with %d rows copied, through key %s%n", where,
         progress.rowsCopied(), HEX.formatHex(progress.resumeAfter()));
-    return new ChildRun(progress, output.text());
-  }
-
-  /** Collects the child's output. */
-  private static final class ChildOutput {
-    final StringBuilder text = new StringBuilder();
-    final Thread reader;
-
-    ChildOutput(Process process) {
-      reader = new Thread(() -> {
-        try (BufferedReader lines = new BufferedReader(
-            new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-          for (String line; (line = lines.readLine()) != null; ) {
-            synchronized (text) {
-              text.append(line).append('\n');
-            }
-          }
-        } catch (IOException e) {
-          synchronized (text) {
-            text.append("(reading the output failed: ").append(e).append(")\n");
-          }
-        }
-      }, "copy-crash-child-output");
-      reader.setDaemon(true);
-      reader.start();
-    }
-
-    String text() {
-      synchronized (text) {
-        return text.toString();
-      }
-    }
-  }
-
-  /** Waits until the killed child's Postgres session has ended (it holds the replication's lock). */
-  private static void awaitChildSessionGone(String url, String where) {
-    String sql = "select count(*) from pg_stat_activity where datname = current_database()"
-        + " and application_name = '" + APPLICATION_NAME + "'";
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (((Number) TestPostgres.query(url, sql).get(0).get(0)).longValue() > 0) {
-      if (System.nanoTime() > deadline) {
-        fail("the killed child's Postgres session was still there after %s (%s)", WAIT, where);
-      }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
-    }
+    return new ChildRun(progress, output);
   }
 
   /**

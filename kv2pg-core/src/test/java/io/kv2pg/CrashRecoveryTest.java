@@ -5,10 +5,6 @@ import static org.assertj.core.api.Assertions.fail;
 
 import io.kv2pg.CrashChild.Op;
 import io.kv2pg.CrashChild.Row;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,9 +15,7 @@ import java.util.Objects;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -89,7 +83,8 @@ class CrashRecoveryTest {
     for (int round = 1; round <= KILLS; round++) {
       String where = context + ", kill " + round;
       String output = runChildAndKill(storeDir, url, seed, random, where);
-      awaitChildSessionGone(url, where);
+      // Until the killed child's session has ended, a commit it sent may still land.
+      ChildJvm.awaitSessionGone(url, APPLICATION_NAME, WAIT, where);
 
       assertThat(TestPostgres.query(url,
               "select failure from kv2pg.replication where name = '" + CrashChild.REPLICATION + "'"))
@@ -135,87 +130,26 @@ class CrashRecoveryTest {
 
   private static String runChildAndKill(Path storeDir, String url, long seed, Random random, String where)
       throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process process = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1",
-        "-cp", System.getProperty("java.class.path"), CrashChild.class.getName(),
-        storeDir.toString(), url, Long.toString(seed))
-        .redirectErrorStream(true)
-        .start();
-    ChildOutput output = new ChildOutput(process);
-    try {
+    try (ChildJvm child = ChildJvm.start(CrashChild.class, CrashChild.STREAMING,
+        storeDir.toString(), url, Long.toString(seed))) {
+      Process process = child.process;
       long deadline = System.nanoTime() + WAIT.toNanos();
-      while (!output.streaming.await(50, TimeUnit.MILLISECONDS)) {
+      while (!child.awaitLine(50, TimeUnit.MILLISECONDS)) {
         if (!process.isAlive()) {
           fail("the child exited with code %d before streaming (%s); output:%n%s",
-              process.exitValue(), where, output.text());
+              process.exitValue(), where, child.output());
         }
         if (System.nanoTime() > deadline) {
-          fail("the child did not stream within %s (%s); output:%n%s", WAIT, where, output.text());
+          fail("the child did not stream within %s (%s); output:%n%s", WAIT, where, child.output());
         }
       }
       int delay = MIN_KILL_DELAY_MILLIS + random.nextInt(MAX_KILL_DELAY_MILLIS - MIN_KILL_DELAY_MILLIS);
       if (process.waitFor(delay, TimeUnit.MILLISECONDS)) {
         fail("the child exited by itself with code %d (%s); output:%n%s",
-            process.exitValue(), where, output.text());
+            process.exitValue(), where, child.output());
       }
-      process.destroyForcibly(); // SIGKILL
-      assertThat(process.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)).as("child ended after SIGKILL").isTrue();
-      assertThat(process.exitValue()).as("exit code of the killed child (%s)", where).isEqualTo(128 + 9);
-      output.reader.join(WAIT.toMillis());
-      return output.text();
-    } finally {
-      process.destroyForcibly();
-    }
-  }
-
-  /** Collects the child's output and notes when it says it is streaming. */
-  private static final class ChildOutput {
-    final StringBuilder text = new StringBuilder();
-    final CountDownLatch streaming = new CountDownLatch(1);
-    final Thread reader;
-
-    ChildOutput(Process process) {
-      reader = new Thread(() -> {
-        try (BufferedReader lines = new BufferedReader(
-            new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-          for (String line; (line = lines.readLine()) != null; ) {
-            synchronized (text) {
-              text.append(line).append('\n');
-            }
-            if (line.equals(CrashChild.STREAMING)) {
-              streaming.countDown();
-            }
-          }
-        } catch (IOException e) {
-          synchronized (text) {
-            text.append("(reading the output failed: ").append(e).append(")\n");
-          }
-        }
-      }, "crash-child-output");
-      reader.setDaemon(true);
-      reader.start();
-    }
-
-    String text() {
-      synchronized (text) {
-        return text.toString();
-      }
-    }
-  }
-
-  /**
-   * Waits until the killed child's Postgres session has ended: until then a commit it sent may
-   * still land, and it holds the replication's lock.
-   */
-  private static void awaitChildSessionGone(String url, String where) {
-    String sql = "select count(*) from pg_stat_activity where datname = current_database()"
-        + " and application_name = '" + APPLICATION_NAME + "'";
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (((Number) TestPostgres.query(url, sql).get(0).get(0)).longValue() > 0) {
-      if (System.nanoTime() > deadline) {
-        fail("the killed child's Postgres session was still there after %s (%s)", WAIT, where);
-      }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+      child.kill(WAIT, where);
+      return child.output();
     }
   }
 

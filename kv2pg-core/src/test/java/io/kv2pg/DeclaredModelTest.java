@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
+import io.kv2pg.TableDiff.Table;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -16,12 +17,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
@@ -29,7 +28,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -68,7 +66,7 @@ import org.rocksdb.WriteOptions;
  */
 class DeclaredModelTest {
   private static final Duration CATCH_UP = Duration.ofSeconds(120);
-  private static final long STATE_WAIT_NANOS = TimeUnit.SECONDS.toNanos(120);
+  private static final Duration STATE_WAIT = Duration.ofSeconds(120);
   private static final String NAME = "declared-model";
   private static final HexFormat HEX = HexFormat.of();
 
@@ -129,9 +127,9 @@ class DeclaredModelTest {
           transaction.commit();
         }
         assertThat(running.awaitCaughtUp(CATCH_UP)).as("caught up: %s", running.status()).isTrue();
-        List<String> before = expectedRows(store, "logs", new byte[0], DeclaredModelTest::renderLog);
+        List<String> before = TableDiff.storeRows(store, "logs", new byte[0], DeclaredModelTest::renderLog);
         assertThat(before).containsExactly("log-1|a,c|612c63|6c6f672d31", "log-2|b|62|6c6f672d32");
-        assertThat(actualRows(url, LOGS_SELECT)).isEqualTo(before);
+        assertThat(TableDiff.tableRows(url, LOGS_SELECT)).isEqualTo(before);
 
         long beforePrepare = db.getLatestSequenceNumber();
         try (Transaction transaction = db.beginTransaction(writeOptions)) {
@@ -150,7 +148,7 @@ class DeclaredModelTest {
         running.stop(); // waits for the writer thread, which records the failure after FAILED shows
         assertThat(running.status().state()).isEqualTo(ReplicationState.FAILED);
         // Nothing of the prepared transaction, nor of what follows it, reached the table.
-        assertThat(actualRows(url, LOGS_SELECT)).isEqualTo(before);
+        assertThat(TableDiff.tableRows(url, LOGS_SELECT)).isEqualTo(before);
         assertThat(TestPostgres.query(url, "select applied_sequence, failure from kv2pg.replication"
                 + " where name = 'two-phase'"))
             .containsExactly(List.of(beforePrepare, failure.getMessage()));
@@ -222,43 +220,9 @@ class DeclaredModelTest {
         + HEX.formatHex(entry[1]) + "|" + HEX.formatHex(entry[0]);
   }
 
-  static List<String> expectedRows(TestStore store, String family, byte[] prefix,
-      Function<byte[][], String> render) {
-    List<String> rows = new ArrayList<>();
-    for (byte[][] entry : store.entries(family, prefix)) {
-      rows.add(render.apply(entry));
-    }
-    Collections.sort(rows);
-    return rows;
-  }
-
-  static List<String> actualRows(String url, String select) {
-    List<String> rows = new ArrayList<>();
-    for (List<Object> row : TestPostgres.query(url, select)) {
-      rows.add(render(row));
-    }
-    Collections.sort(rows);
-    return rows;
-  }
-
-  static String render(List<Object> row) {
-    List<String> columns = new ArrayList<>(row.size());
-    for (Object value : row) {
-      columns.add(value == null ? "<null>" : value instanceof byte[] bytes ? HEX.formatHex(bytes) : value.toString());
-    }
-    return String.join("|", columns);
-  }
-
+  /** Waits for the replication to fail (without stopping it), and returns its failure. */
   static ReplicationException awaitFailure(RunningReplication running) {
-    long deadline = System.nanoTime() + STATE_WAIT_NANOS;
-    while (running.status().state() != ReplicationState.FAILED) {
-      if (System.nanoTime() > deadline) {
-        fail("the replication did not fail within %d s: %s", TimeUnit.NANOSECONDS.toSeconds(STATE_WAIT_NANOS),
-            running.status());
-      }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
-    }
-    return running.status().failure().orElseThrow();
+    return Await.state(running, STATE_WAIT, ReplicationState.FAILED).failure().orElseThrow();
   }
 
   static byte[] utf8(String text) {
@@ -280,10 +244,6 @@ class DeclaredModelTest {
 
   /** The decoded fields of a generated account value (null: SQL NULL). */
   private record Account(String json, String owner, Long balance, Boolean vip, String city) {}
-
-  /** One table and the store entries it must equal. */
-  private record Table(String name, String select, String family, byte[] prefix,
-      Function<byte[][], String> expected) {}
 
   private static final class Run {
     private final StoreKind kind;
@@ -387,21 +347,13 @@ class DeclaredModelTest {
       RunningReplication running = start();
       BackgroundWriter writer = new BackgroundWriter(running, new Random(seed * 31 + 17), -1);
       try {
-        long deadline = System.nanoTime() + STATE_WAIT_NANOS;
-        while (true) {
-          ReplicationStatus status = running.status();
+        Await.status(running, STATE_WAIT, context("phase 2a: copy progress"), status -> {
           if (status.state() == ReplicationState.FAILED) {
             fail(context("phase 2a: failed during the copy: " + status.failure().orElseThrow()));
           }
-          if (status.state() == ReplicationState.STREAMING
-              || (status.state() == ReplicationState.COPYING && status.rowsApplied() > 0)) {
-            break;
-          }
-          if (System.nanoTime() > deadline) {
-            fail(context("phase 2a: no copy progress within 120 s: " + status));
-          }
-          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-        }
+          return status.state() == ReplicationState.STREAMING
+              || (status.state() == ReplicationState.COPYING && status.rowsApplied() > 0);
+        });
         running.stop();
       } finally {
         writer.finish("phase 2a");
@@ -1140,52 +1092,28 @@ class DeclaredModelTest {
     }
 
     void awaitCaughtUp(RunningReplication running, String phase) throws InterruptedException {
-      boolean caughtUp = running.awaitCaughtUp(CATCH_UP);
-      assertThat(caughtUp).as(context(phase) + ": awaitCaughtUp, status " + running.status()).isTrue();
+      Await.caughtUp(running, CATCH_UP, context(phase));
     }
 
     void assertTables(String phase, List<Table> tables) {
       normalizeStoredDocuments();
       int total = 0;
       for (Table table : tables) {
-        List<String> expected = expectedRows(store, table.family(), table.prefix(), table.expected());
-        List<String> actual = actualRows(url, table.select());
+        List<String> expected = table.storeRows(store);
+        List<String> actual = table.tableRows(url);
         total += expected.size();
-        if (!actual.equals(expected)) {
-          Set<String> missing = new HashSet<>(expected);
-          actual.forEach(missing::remove);
-          Set<String> unexpected = new HashSet<>(actual);
-          expected.forEach(unexpected::remove);
-          fail(context(phase) + ": table " + table.name() + " has " + actual.size()
-              + " rows, the store " + expected.size() + " entries; missing or different ("
-              + missing.size() + "): " + missing.stream().sorted().limit(10).toList()
-              + "; unexpected or different (" + unexpected.size() + "): "
-              + unexpected.stream().sorted().limit(10).toList());
-        }
+        TableDiff.assertSameRows(context(phase), table.name(), expected, actual);
       }
       assertThat(total).as(context(phase) + ": rows compared").isPositive();
     }
 
     /** Every column of this replication's copy progress rows, by mapping. */
     List<List<Object>> copyRows() {
-      List<List<Object>> rows = new ArrayList<>();
-      for (List<Object> row : TestPostgres.query(url, "select mapping, snapshot_sequence, resume_after,"
-          + " rows_copied, replication, completed_at from kv2pg.mapping_copy where replication = '"
-          + NAME + "' order by mapping")) {
-        List<Object> copy = new ArrayList<>(row);
-        if (copy.get(2) instanceof byte[] bytes) {
-          copy.set(2, HEX.formatHex(bytes)); // comparable by value
-        }
-        rows.add(copy);
-      }
-      return rows;
+      return TableDiff.copyRows(url, NAME, "mapping");
     }
 
     void assertCheckpointAtLatest(String phase) {
-      assertThat(TestPostgres.query(url,
-              "select applied_sequence from kv2pg.replication where name = '" + NAME + "'"))
-          .as(context(phase) + ": checkpoint")
-          .containsExactly(List.of(store.db.getLatestSequenceNumber()));
+      TableDiff.assertCheckpointAtLatest(url, NAME, store, context(phase));
     }
   }
 }

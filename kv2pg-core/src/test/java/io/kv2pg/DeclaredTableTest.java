@@ -107,11 +107,7 @@ class DeclaredTableTest {
       try (RunningReplication running = replication.start()) {
         assertThat(running.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
         store.db.dropColumnFamily(data);
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (running.status().state() != ReplicationState.FAILED && System.nanoTime() < deadline) {
-          java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
-        }
-        ReplicationStatus status = running.status();
+        ReplicationStatus status = Await.state(running, Duration.ofSeconds(30), ReplicationState.FAILED);
         assertThat(status.state()).isEqualTo(ReplicationState.FAILED);
         assertThat(status.failure().orElseThrow().getMessage())
             .contains("Column family 'data' was dropped", "mapping 'data/6f726465723a'");

@@ -2,7 +2,6 @@ package io.kv2pg;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.fail;
 
 import java.math.BigDecimal;
 import java.nio.ByteBuffer;
@@ -17,8 +16,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -479,7 +476,7 @@ class DecodersTest {
         store.db.put(data, itemKey(4), utf8(itemJson(4)));
         store.db.delete(data, itemKey(1));
 
-        ReplicationException failure = awaitFailure(running);
+        ReplicationException failure = Await.failure(running, WAIT);
         String keyHex = HEX.formatHex(bad.key());
         assertThat(failure.mapping()).hasValue(ITEMS);
         assertThat(failure.tree()).hasValue("data");
@@ -509,7 +506,7 @@ class DecodersTest {
       long snapshot = store.db.getLatestSequenceNumber();
       try (RunningReplication running = Replication.builder().postgres(url).source(store.db)
           .name("malformed").tree(items(data)).build().start()) {
-        ReplicationException failure = awaitFailure(running);
+        ReplicationException failure = Await.failure(running, WAIT);
         assertThat(failure.mapping()).hasValue(ITEMS);
         assertThat(failure.keyHex()).hasValue(HEX.formatHex(itemKey(4)));
         assertThat(failure.sequence()).hasValue(snapshot);
@@ -520,21 +517,5 @@ class DecodersTest {
         assertThat(items(url)).isSubsetOf(itemRow(1), itemRow(2), itemRow(3), itemRow(5));
       }
     }
-  }
-
-  /** Waits for the replication to fail and stop, and returns its failure. */
-  static ReplicationException awaitFailure(RunningReplication running) {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (running.status().state() != ReplicationState.FAILED) {
-      if (System.nanoTime() > deadline) {
-        fail("timed out after " + WAIT + " waiting for the replication to fail; status " + running.status());
-      }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
-    }
-    running.stop();
-    ReplicationStatus status = running.status();
-    assertThat(status.state()).isEqualTo(ReplicationState.FAILED);
-    assertThat(status.failure()).as("failure of %s", status).isPresent();
-    return status.failure().get();
   }
 }

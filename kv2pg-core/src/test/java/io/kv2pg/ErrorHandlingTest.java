@@ -2,7 +2,6 @@ package io.kv2pg;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.fail;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -20,7 +19,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,7 +65,7 @@ class ErrorHandlingTest {
         store.db.delete(tree, i32(1));
         store.db.put(tree, i32(2), i32(21));
 
-        ReplicationException failure = awaitFailure(running);
+        ReplicationException failure = Await.failure(running, WAIT);
         assertThat(running.awaitCaughtUp(Duration.ZERO)).isFalse();
         assertThat(failure.mapping()).contains(TREE);
         assertThat(failure.tree()).contains(TREE);
@@ -85,12 +83,8 @@ class ErrorHandlingTest {
       }
 
       // Restart with the function fixed: resumes after the last commit and catches up exactly.
-      try (RunningReplication running = replication(url, store, mapping(tree)).start()) {
-        assertThat(running.awaitCaughtUp(WAIT)).isTrue();
-        assertThat(rows(url)).isEqualTo(storeRows(store)).containsExactly(
-            List.of(2, 21), List.of(3, 30), List.of(4, 40));
-        assertHealthy(running, url, "default", store);
-      }
+      assertThat(restartCaughtUp(url, store, tree)).containsExactly(
+          List.of(2, 21), List.of(3, 30), List.of(4, 40));
     }
   }
 
@@ -99,9 +93,7 @@ class ErrorHandlingTest {
     String url = TestPostgres.newDatabase();
     try (TestStore store = TestStore.open(dir, TREE)) {
       ColumnFamilyHandle tree = store.family(TREE);
-      try (RunningReplication running = replication(url, store, mapping(tree)).start()) {
-        store.db.put(tree, i32(1), i32(10));
-        assertThat(running.awaitCaughtUp(WAIT)).isTrue();
+      try (RunningReplication running = startCaughtUp(url, store, tree)) {
         store.db.put(tree, i32(2), i32(20));
         store.db.put(tree, i32(1), i32(11));
         long beforeBad = store.db.getLatestSequenceNumber();
@@ -110,7 +102,7 @@ class ErrorHandlingTest {
         store.db.put(tree, i32(4), i32(40));
         store.db.delete(tree, i32(2));
 
-        ReplicationException failure = awaitFailure(running);
+        ReplicationException failure = Await.failure(running, WAIT);
         assertThat(failure.mapping()).contains(TREE);
         assertThat(failure.keyHex()).contains("00000102");
         assertThat(failure.sequence()).hasValue(bad);
@@ -124,12 +116,8 @@ class ErrorHandlingTest {
 
       // Fix the table, restart: resumes after the last commit.
       TestPostgres.execute(url, "alter table items drop constraint value_below_1000");
-      try (RunningReplication running = replication(url, store, mapping(tree)).start()) {
-        assertThat(running.awaitCaughtUp(WAIT)).isTrue();
-        assertThat(rows(url)).isEqualTo(storeRows(store)).containsExactly(
-            List.of(1, 11), List.of(4, 40), List.of(0x0102, 5000));
-        assertHealthy(running, url, "default", store);
-      }
+      assertThat(restartCaughtUp(url, store, tree)).containsExactly(
+          List.of(1, 11), List.of(4, 40), List.of(0x0102, 5000));
     }
   }
 
@@ -143,16 +131,12 @@ class ErrorHandlingTest {
       }
       long snapshot = store.db.getLatestSequenceNumber();
       try (RunningReplication running = replication(url, store, mapping(tree)).start()) {
-        ReplicationException failure = awaitFailure(running);
+        ReplicationException failure = Await.failure(running, WAIT);
         assertThat(failure.mapping()).contains(TREE);
         assertThat(failure.keyHex()).contains("0000000d");
         assertThat(failure.sequence()).hasValue(snapshot);
         assertThat(failure.getMessage()).contains("'" + TREE + "'", "0000000d", "23514");
-        // Whatever was committed comes before the bad key and is exactly what the store holds.
-        List<List<Object>> copied = rows(url);
-        assertThat(storeRows(store).subList(0, copied.size())).isEqualTo(copied);
-        assertThat(copied).allSatisfy(row -> assertThat((Integer) row.get(0)).isLessThan(13));
-        assertThat(checkpoint(url, "default").get(1)).isEqualTo(failure.getMessage());
+        assertCopiedOnlyBefore(url, store, 13, failure);
       }
 
       TestPostgres.execute(url, "alter table items drop constraint value_below_1000");
@@ -175,21 +159,14 @@ class ErrorHandlingTest {
       }
       long snapshot = store.db.getLatestSequenceNumber();
       try (RunningReplication running = replication(url, store, mappingRejecting(tree, 4)).start()) {
-        ReplicationException failure = awaitFailure(running);
+        ReplicationException failure = Await.failure(running, WAIT);
         assertThat(failure.mapping()).contains(TREE);
         assertThat(failure.keyHex()).contains("00000004");
         assertThat(failure.sequence()).hasValue(snapshot);
         assertThat(failure.getMessage()).contains("'" + TREE + "'", "00000004", "no parameters for key 4");
-        List<List<Object>> copied = rows(url);
-        assertThat(storeRows(store).subList(0, copied.size())).isEqualTo(copied);
-        assertThat(copied).allSatisfy(row -> assertThat((Integer) row.get(0)).isLessThan(4));
-        assertThat(checkpoint(url, "default").get(1)).isEqualTo(failure.getMessage());
+        assertCopiedOnlyBefore(url, store, 4, failure);
       }
-      try (RunningReplication running = replication(url, store, mapping(tree)).start()) {
-        assertThat(running.awaitCaughtUp(WAIT)).isTrue();
-        assertThat(rows(url)).isEqualTo(storeRows(store)).hasSize(5);
-        assertHealthy(running, url, "default", store);
-      }
+      assertThat(restartCaughtUp(url, store, tree)).hasSize(5);
     }
   }
 
@@ -296,7 +273,7 @@ class ErrorHandlingTest {
         long range = store.db.getLatestSequenceNumber();
         store.db.put(tree, i32(9), i32(90));
 
-        ReplicationException failure = awaitFailure(running);
+        ReplicationException failure = Await.failure(running, WAIT);
         assertThat(failure.getMessage())
             .contains("deleteRange", "removeRange", "'" + TREE + "'", "00000002", String.valueOf(range));
         assertThat(failure.mapping()).contains(TREE);
@@ -341,7 +318,7 @@ class ErrorHandlingTest {
           }
           db.put(tree, i32(4), i32(40));
 
-          ReplicationException failure = awaitFailure(running);
+          ReplicationException failure = Await.failure(running, WAIT);
           assertThat(failure.getMessage()).contains("two-phase commit", "prepare()");
           assertThat(failure.sequence()).isPresent();
           assertThat(failure.sequence().getAsLong()).isGreaterThan(before);
@@ -455,7 +432,7 @@ class ErrorHandlingTest {
             batch.put(tree, i32(3), i32(300));
             store.db.write(options, batch);
           }
-          awaitCondition("kv2pg waits for key 2", () -> waitsForLock(url, "application_name = 'kv2pg-" + name + "'"));
+          Await.condition(WAIT, "kv2pg waits for key 2", () -> waitsForLock(url, "application_name = 'kv2pg-" + name + "'"));
           int victimPid = pid(victim);
           // victim waits for key 1, which kv2pg holds...
           CompletableFuture<Void> blocked = CompletableFuture.runAsync(() -> {
@@ -466,7 +443,7 @@ class ErrorHandlingTest {
               throw new IllegalStateException(e);
             }
           });
-          awaitCondition("the other session waits for key 1", () -> waitsForLock(url, "pid = " + victimPid));
+          Await.condition(WAIT, "the other session waits for key 1", () -> waitsForLock(url, "pid = " + victimPid));
           // ...and once holder lets go of key 2, kv2pg waits for key 3, which victim holds.
           holder.commit();
           // victim's update only goes through once kv2pg's transaction was rolled back.
@@ -518,6 +495,23 @@ class ErrorHandlingTest {
     return Replication.builder().postgres(url).source(store.db).tree(mapping).build();
   }
 
+  /**
+   * Starts the {@code items} replication, writes key 1 = 10, and waits until it is applied; closes
+   * the replication if that fails.
+   */
+  static RunningReplication startCaughtUp(String url, TestStore store, ColumnFamilyHandle tree)
+      throws Exception {
+    RunningReplication running = replication(url, store, mapping(tree)).start();
+    try {
+      store.db.put(tree, i32(1), i32(10));
+      assertThat(running.awaitCaughtUp(WAIT)).isTrue();
+      return running;
+    } catch (Throwable e) {
+      running.close();
+      throw e;
+    }
+  }
+
   static List<List<Object>> rows(String url) {
     return TestPostgres.query(url, "select key, value from items order by key");
   }
@@ -543,35 +537,38 @@ class ErrorHandlingTest {
     return rows.get(0);
   }
 
+  /**
+   * Restarts the {@code items} replication, waits until it caught up, checks that the table equals
+   * the store and the replication is healthy, and returns the table's rows.
+   */
+  static List<List<Object>> restartCaughtUp(String url, TestStore store, ColumnFamilyHandle tree)
+      throws InterruptedException {
+    try (RunningReplication running = replication(url, store, mapping(tree)).start()) {
+      assertThat(running.awaitCaughtUp(WAIT)).isTrue();
+      List<List<Object>> rows = rows(url);
+      assertThat(rows).isEqualTo(storeRows(store));
+      assertHealthy(running, url, "default", store);
+      return rows;
+    }
+  }
+
+  /**
+   * After a failed initial copy: whatever was committed comes before the bad key and is exactly
+   * what the store holds, and the checkpoint records the failure.
+   */
+  static void assertCopiedOnlyBefore(String url, TestStore store, int badKey, ReplicationException failure) {
+    List<List<Object>> copied = rows(url);
+    assertThat(storeRows(store).subList(0, copied.size())).isEqualTo(copied);
+    assertThat(copied).allSatisfy(row -> assertThat((Integer) row.get(0)).isLessThan(badKey));
+    assertThat(checkpoint(url, "default").get(1)).isEqualTo(failure.getMessage());
+  }
+
   static void assertHealthy(RunningReplication running, String url, String name, TestStore store) {
     ReplicationStatus status = running.status();
     assertThat(status.state()).isEqualTo(ReplicationState.STREAMING);
     assertThat(status.failure()).isEmpty();
     assertThat(status.appliedSequence()).isEqualTo(store.db.getLatestSequenceNumber());
     assertThat(checkpoint(url, name)).containsExactly(store.db.getLatestSequenceNumber(), null);
-  }
-
-  /**
-   * Waits for the replication to fail, then for its threads to end (so that the failure is also
-   * recorded in Postgres), and returns its failure.
-   */
-  static ReplicationException awaitFailure(RunningReplication running) {
-    awaitCondition("the replication fails", () -> running.status().state() == ReplicationState.FAILED);
-    running.stop();
-    ReplicationStatus status = running.status();
-    assertThat(status.state()).isEqualTo(ReplicationState.FAILED);
-    assertThat(status.failure()).as("failure of %s", status).isPresent();
-    return status.failure().get();
-  }
-
-  static void awaitCondition(String what, BooleanSupplier condition) {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        fail("timed out after " + WAIT + " waiting until " + what);
-      }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
-    }
   }
 
   /**
@@ -582,7 +579,7 @@ class ErrorHandlingTest {
     String live = "select pid from pg_stat_activity where application_name = 'kv2pg-" + name
         + "' and datname = current_database()";
     int[] pid = new int[1];
-    awaitCondition("kv2pg has a new connection", () -> {
+    Await.condition(WAIT, "kv2pg has a new connection", () -> {
       for (List<Object> row : TestPostgres.query(url, live)) {
         if (!killed.contains((Integer) row.get(0))) {
           pid[0] = (Integer) row.get(0);

@@ -15,8 +15,6 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.postgresql.ds.PGSimpleDataSource;
@@ -261,7 +259,7 @@ class LifecycleTest {
 
       RunningReplication first = replication.start();
       try {
-        awaitStatus(first, "the initial copy to commit its first rows", status -> {
+        Await.status(first, WAIT, "the initial copy to commit its first rows", status -> {
           if (status.state() == ReplicationState.STREAMING || status.state() == ReplicationState.FAILED
               || status.state() == ReplicationState.STOPPED) {
             fail("expected to catch the replication in its initial copy, but it is " + status);
@@ -744,21 +742,6 @@ class LifecycleTest {
         "select applied_sequence from kv2pg.replication where name = '" + name + "'");
     assertThat(rows).as("checkpoint row of %s", name).hasSize(1);
     return (Long) rows.get(0).get(0);
-  }
-
-  private static ReplicationStatus awaitStatus(RunningReplication running, String what,
-      Predicate<ReplicationStatus> reached) {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (true) {
-      ReplicationStatus status = running.status();
-      if (reached.test(status)) {
-        return status;
-      }
-      if (System.nanoTime() - deadline > 0) {
-        fail("gave up after " + WAIT + " waiting for " + what + "; last status: " + status);
-      }
-      LockSupport.parkNanos(1_000_000);
-    }
   }
 
   /** Big-endian with the sign bit flipped, so that byte order is numeric order. */

@@ -7,8 +7,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rocksdb.ColumnFamilyHandle;
@@ -100,11 +98,7 @@ class MappingChangesTest {
       Replication replication = Replication.builder().postgres(url).source(replaced.db).name("changes")
           .tree(mapping(replaced.family("data"), "a", "a:", "ta")).build();
       try (RunningReplication running = replication.start()) {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (running.status().state() != ReplicationState.FAILED && System.nanoTime() < deadline) {
-          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
-        }
-        ReplicationStatus status = running.status();
+        ReplicationStatus status = Await.state(running, WAIT, ReplicationState.FAILED);
         assertThat(status.state()).isEqualTo(ReplicationState.FAILED);
         assertThat(status.failure().orElseThrow().getMessage())
             .contains("applied the store up to sequence 20", "only reaches sequence 1",

@@ -2,24 +2,21 @@ package io.kv2pg;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
+import io.kv2pg.TableDiff.Table;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -76,10 +73,6 @@ class ReplicationModelTest {
 
     void delete(ColumnFamilyHandle family, byte[] key) throws RocksDBException;
   }
-
-  /** One table and the store entries it must equal, both rendered as comparable strings. */
-  private record Table(String name, String select, String family, byte[] prefix,
-      Function<byte[][], String> expected) {}
 
   private static final class Run {
     private final long seed;
@@ -598,65 +591,25 @@ class ReplicationModelTest {
     }
 
     void awaitCaughtUp(RunningReplication running, String phase) throws InterruptedException {
-      boolean caughtUp = running.awaitCaughtUp(CATCH_UP);
-      assertThat(caughtUp).as(context(phase) + ": awaitCaughtUp, status " + running.status()).isTrue();
+      Await.caughtUp(running, CATCH_UP, context(phase));
     }
 
     void assertTables(String phase, List<Table> tables) {
       for (Table table : tables) {
-        List<String> expected = new ArrayList<>();
-        for (byte[][] entry : store.entries(table.family(), table.prefix())) {
-          expected.add(table.expected().apply(entry));
-        }
-        List<String> actual = new ArrayList<>();
-        for (List<Object> row : TestPostgres.query(url, table.select())) {
-          actual.add(render(row));
-        }
-        expected.sort(null);
-        actual.sort(null);
+        List<String> expected = table.storeRows(store);
+        List<String> actual = table.tableRows(url);
         assertThat(expected).as(context(phase) + ": store entries for " + table.name()).isNotEmpty();
-        if (!actual.equals(expected)) {
-          Set<String> missing = new HashSet<>(expected);
-          actual.forEach(missing::remove);
-          Set<String> unexpected = new HashSet<>(actual);
-          expected.forEach(unexpected::remove);
-          fail(context(phase) + ": table " + table.name() + " has " + actual.size()
-              + " rows, the store " + expected.size() + " entries; missing or different ("
-              + missing.size() + "): " + missing.stream().sorted().limit(10).toList()
-              + "; unexpected or different (" + unexpected.size() + "): "
-              + unexpected.stream().sorted().limit(10).toList());
-        }
+        TableDiff.assertSameRows(context(phase), table.name(), expected, actual);
       }
-    }
-
-    static String render(List<Object> row) {
-      List<String> columns = new ArrayList<>(row.size());
-      for (Object value : row) {
-        columns.add(value instanceof byte[] bytes ? HEX.formatHex(bytes) : String.valueOf(value));
-      }
-      return String.join("|", columns);
     }
 
     /** Every column of this replication's copy progress rows, oldest completed copy first. */
     List<List<Object>> copyRows() {
-      List<List<Object>> rows = new ArrayList<>();
-      for (List<Object> row : TestPostgres.query(url, "select mapping, snapshot_sequence, resume_after,"
-          + " rows_copied, replication, completed_at from kv2pg.mapping_copy where replication = '"
-          + NAME + "' order by completed_at, mapping")) {
-        List<Object> copy = new ArrayList<>(row);
-        if (copy.get(2) instanceof byte[] bytes) {
-          copy.set(2, HEX.formatHex(bytes)); // comparable by value
-        }
-        rows.add(copy);
-      }
-      return rows;
+      return TableDiff.copyRows(url, NAME, "completed_at, mapping");
     }
 
     void assertCheckpointAtLatest(String phase) {
-      assertThat(TestPostgres.query(url,
-              "select applied_sequence from kv2pg.replication where name = '" + NAME + "'"))
-          .as(context(phase) + ": checkpoint")
-          .containsExactly(List.of(store.db.getLatestSequenceNumber()));
+      TableDiff.assertCheckpointAtLatest(url, NAME, store, context(phase));
     }
   }
 }

@@ -1,7 +1,6 @@
 package io.kv2pg;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -10,8 +9,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -108,7 +105,7 @@ class SchemaMismatchTest {
       Replication replication = Replication.builder().postgres(url).source(store.db).name("schema")
           .tree(mapping).build();
       try (RunningReplication running = replication.start()) {
-        ReplicationException failure = awaitFailure(running);
+        ReplicationException failure = Await.failure(running, WAIT);
         assertThat(failure.mapping()).hasValue("orders");
         assertThat(failure.getMessage()).startsWith("Table orders does not match mapping 'orders':");
         for (String difference : differences) {
@@ -231,19 +228,5 @@ class SchemaMismatchTest {
       columns.add(row.get(0) + " " + row.get(1) + " " + row.get(2));
     }
     return String.join(", ", columns);
-  }
-
-  static ReplicationException awaitFailure(RunningReplication running) {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (running.status().state() != ReplicationState.FAILED) {
-      if (System.nanoTime() > deadline) {
-        fail("timed out after " + WAIT + " waiting for the replication to fail; status " + running.status());
-      }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
-    }
-    running.stop();
-    ReplicationStatus status = running.status();
-    assertThat(status.failure()).as("failure of %s", status).isPresent();
-    return status.failure().get();
   }
 }

@@ -300,17 +300,16 @@ class VerificationTest {
   }
 
   static void awaitWrites(AtomicLong writes, long atLeast, CompletableFuture<Void> writer) {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (writes.get() < atLeast) {
+    Await.condition(WAIT, "the writer made " + atLeast + " writes", () -> {
+      if (writes.get() >= atLeast) {
+        return true;
+      }
       if (writer.isDone()) {
         writer.join(); // rethrows the writer's failure
         throw new AssertionError("the writer stopped early");
       }
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for the writer to make " + atLeast + " writes");
-      }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-    }
+      return false;
+    });
   }
 
   @Test

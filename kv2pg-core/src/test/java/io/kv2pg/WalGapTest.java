@@ -2,12 +2,12 @@ package io.kv2pg;
 
 import static io.kv2pg.ErrorHandlingTest.TREE;
 import static io.kv2pg.ErrorHandlingTest.WAIT;
-import static io.kv2pg.ErrorHandlingTest.awaitFailure;
 import static io.kv2pg.ErrorHandlingTest.checkpoint;
 import static io.kv2pg.ErrorHandlingTest.i32;
 import static io.kv2pg.ErrorHandlingTest.mapping;
 import static io.kv2pg.ErrorHandlingTest.replication;
 import static io.kv2pg.ErrorHandlingTest.rows;
+import static io.kv2pg.ErrorHandlingTest.startCaughtUp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
@@ -40,7 +40,7 @@ class WalGapTest {
   }
 
   private static SequenceGapException awaitGap(RunningReplication running) {
-    ReplicationException failure = awaitFailure(running);
+    ReplicationException failure = Await.failure(running, WAIT);
     assertThat(failure).isInstanceOf(SequenceGapException.class);
     return (SequenceGapException) failure;
   }
@@ -52,15 +52,25 @@ class WalGapTest {
     assertThat(gap.getMessage()).contains(first + " to " + last, "disableWAL");
   }
 
+  /**
+   * Waits for the replication to fail on the two missing sequence numbers from {@code first}, and
+   * checks that the table holds exactly {@code rows} and the checkpoint is {@code applied} with the
+   * failure recorded.
+   */
+  private static void assertGapFails(RunningReplication running, String url, long first, long applied,
+      List<List<Object>> rows) {
+    SequenceGapException gap = awaitGap(running);
+    assertNames(gap, first, first + 1);
+    assertThat(rows(url)).isEqualTo(rows);
+    assertThat(checkpoint(url, "default")).containsExactly(applied, gap.getMessage());
+  }
+
   @Test
   void gapWrittenWhileStoppedFailsTheRestartEveryTime() throws Exception {
     String url = TestPostgres.newDatabase();
     try (TestStore store = TestStore.open(dir, TREE)) {
       ColumnFamilyHandle tree = store.family(TREE);
-      try (RunningReplication running = replication(url, store, mapping(tree)).start()) {
-        store.db.put(tree, i32(1), i32(10));
-        assertThat(running.awaitCaughtUp(WAIT)).isTrue();
-      }
+      startCaughtUp(url, store, tree).close(); // key 1 applied, then stopped
       // Read at the restart from one log iterator, which RocksDB itself stops at the gap with
       // "Gap in sequence numbers": kv2pg must still name the range.
       store.db.put(tree, i32(5), i32(50));
@@ -71,10 +81,7 @@ class WalGapTest {
 
       for (int attempt = 0; attempt < 2; attempt++) {
         try (RunningReplication running = replication(url, store, mapping(tree)).start()) {
-          SequenceGapException gap = awaitGap(running);
-          assertNames(gap, first, first + 1);
-          assertThat(rows(url)).containsExactly(List.of(1, 11), List.of(5, 50));
-          assertThat(checkpoint(url, "default")).containsExactly(applied, gap.getMessage());
+          assertGapFails(running, url, first, applied, List.of(List.of(1, 11), List.of(5, 50)));
         }
       }
     }
@@ -85,17 +92,12 @@ class WalGapTest {
     String url = TestPostgres.newDatabase();
     try (TestStore store = TestStore.open(dir, TREE)) {
       ColumnFamilyHandle tree = store.family(TREE);
-      try (RunningReplication running = replication(url, store, mapping(tree)).start()) {
-        store.db.put(tree, i32(1), i32(10));
-        assertThat(running.awaitCaughtUp(WAIT)).isTrue();
+      try (RunningReplication running = startCaughtUp(url, store, tree)) {
         long applied = store.db.getLatestSequenceNumber();
         long first = writeWithoutWal(store, tree, 2);
         store.db.put(tree, i32(4), i32(40));
 
-        SequenceGapException gap = awaitGap(running);
-        assertNames(gap, first, first + 1);
-        assertThat(rows(url)).containsExactly(List.of(1, 10));
-        assertThat(checkpoint(url, "default")).containsExactly(applied, gap.getMessage());
+        assertGapFails(running, url, first, applied, List.of(List.of(1, 10)));
       }
     }
   }
@@ -106,9 +108,7 @@ class WalGapTest {
     String url = TestPostgres.newDatabase();
     try (TestStore store = TestStore.open(dir, TREE)) {
       ColumnFamilyHandle tree = store.family(TREE);
-      try (RunningReplication running = replication(url, store, mapping(tree)).start()) {
-        store.db.put(tree, i32(1), i32(10));
-        assertThat(running.awaitCaughtUp(WAIT)).isTrue();
+      try (RunningReplication running = startCaughtUp(url, store, tree)) {
         for (int key = 100; key < 1100; key++) {
           store.db.put(tree, i32(key), i32(key % 1000));
         }
@@ -119,10 +119,7 @@ class WalGapTest {
           store.db.put(tree, i32(key), i32(key % 1000));
         }
 
-        SequenceGapException gap = awaitGap(running);
-        assertNames(gap, first, first + 1);
-        assertThat(rows(url)).isEqualTo(before);
-        assertThat(checkpoint(url, "default")).containsExactly(applied, gap.getMessage());
+        assertGapFails(running, url, first, applied, before);
       }
     }
   }
@@ -132,16 +129,11 @@ class WalGapTest {
     String url = TestPostgres.newDatabase();
     try (TestStore store = TestStore.open(dir, TREE)) {
       ColumnFamilyHandle tree = store.family(TREE);
-      try (RunningReplication running = replication(url, store, mapping(tree)).start()) {
-        store.db.put(tree, i32(1), i32(10));
-        assertThat(running.awaitCaughtUp(WAIT)).isTrue();
+      try (RunningReplication running = startCaughtUp(url, store, tree)) {
         long applied = store.db.getLatestSequenceNumber();
         long first = writeWithoutWal(store, tree, 2); // the last write: nothing in the log follows
 
-        SequenceGapException gap = awaitGap(running);
-        assertNames(gap, first, first + 1);
-        assertThat(rows(url)).containsExactly(List.of(1, 10));
-        assertThat(checkpoint(url, "default")).containsExactly(applied, gap.getMessage());
+        assertGapFails(running, url, first, applied, List.of(List.of(1, 10)));
       }
     }
   }
