@@ -167,18 +167,7 @@ final class InitialCopy {
     @Override
     public void close() {
       thread.interrupt();
-      boolean interrupted = false;
-      while (true) {
-        try {
-          thread.join();
-          break;
-        } catch (InterruptedException e) {
-          interrupted = true;
-        }
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+      Threads.joinUninterruptibly(thread);
     }
   }
 

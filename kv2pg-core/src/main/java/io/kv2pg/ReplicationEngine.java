@@ -403,12 +403,7 @@ final class ReplicationEngine implements RunningReplication {
     Map<Integer, CopiedRange> copiedRanges = new HashMap<>();
     plan.copies.forEach((index, start) ->
         copiedRanges.put(index, new CopiedRange(start.snapshotSequence(), start.resumeAfter())));
-    List<Route> routes = new ArrayList<>();
-    for (int i = 0; i < mappings.size(); i++) {
-      TreeMapping mapping = mappings.get(i);
-      routes.add(new Route(i, mapping.name(), mapping.columnFamily().getID(), mapping.treeName(),
-          mapping.prefix()));
-    }
+    List<Route> routes = TreeMapping.routes(mappings);
     Map<Integer, ColumnFamilyHandle> families = new HashMap<>();
     mappings.forEach(mapping -> families.put(mapping.columnFamily().getID(), mapping.columnFamily()));
     ChangeRouter router = new ChangeRouter(routes, copiedRanges, (familyId, key) -> {
@@ -467,18 +462,7 @@ final class ReplicationEngine implements RunningReplication {
     if (reader == null || reader == Thread.currentThread()) {
       return;
     }
-    boolean interrupted = false;
-    while (true) {
-      try {
-        reader.join();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
+    Threads.joinUninterruptibly(reader);
   }
 
   // ---------------------------------------------------------------- public API

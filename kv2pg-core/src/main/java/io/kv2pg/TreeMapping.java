@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import io.kv2pg.change.Route;
 import io.kv2pg.sink.DeclaredTableWriter;
 import io.kv2pg.sink.PreparedSql;
 import io.kv2pg.sink.StatementTableWriter;
@@ -103,6 +104,16 @@ public final class TreeMapping {
   String fingerprint() {
     String target = table != null ? definition().createSql() : insert.original() + "\n" + remove.original();
     return treeName + "\n" + HexFormat.of().formatHex(prefix) + "\n" + target;
+  }
+
+  /** Returns where each mapping reads, indexed by its position in {@code mappings}. */
+  static List<Route> routes(List<TreeMapping> mappings) {
+    List<Route> routes = new ArrayList<>(mappings.size());
+    for (int i = 0; i < mappings.size(); i++) {
+      TreeMapping mapping = mappings.get(i);
+      routes.add(new Route(i, mapping.name, mapping.columnFamily.getID(), mapping.treeName, mapping.prefix));
+    }
+    return routes;
   }
 
   /** Returns whether the mapping is a declared table (rather than user statements). */

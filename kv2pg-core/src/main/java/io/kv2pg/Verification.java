@@ -193,11 +193,7 @@ public final class Verification {
   /** Returns, per mapping, the keys that writes in (from, to] touched. */
   private Map<Integer, Predicate<byte[]>> changedBetween(WalSource source, long from, long to) {
     List<TreeMapping> trees = replication.trees();
-    List<Route> routes = new ArrayList<>();
-    for (int i = 0; i < trees.size(); i++) {
-      TreeMapping mapping = trees.get(i);
-      routes.add(new Route(i, mapping.name(), mapping.columnFamily().getID(), mapping.treeName(), mapping.prefix()));
-    }
+    List<Route> routes = TreeMapping.routes(trees);
     ChangeRouter router = new ChangeRouter(routes, Map.of(), (family, key) -> new byte[0]);
     Map<Integer, Set<ByteBuffer>> keys = new HashMap<>();
     Map<Integer, List<Change>> ranges = new HashMap<>();

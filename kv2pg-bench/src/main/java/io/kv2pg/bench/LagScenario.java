@@ -2,7 +2,6 @@ package io.kv2pg.bench;
 
 import io.kv2pg.RunningReplication;
 import java.nio.file.Path;
-import java.sql.Connection;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -114,14 +113,7 @@ final class LagScenario {
     // crate-style
     table = scenario.replace('-', '_') + "_crate";
     dir = ctx.workDir.resolve(scenario + "-crate");
-    Store.delete(dir);
-    try (Store store = new Store(dir)) {
-      store.load(KIND, base);
-      pg.execute(KIND.createSql(table));
-      try (Connection connection = pg.connect()) {
-        RawCopy.copy(connection, KIND, table, baseRows);
-      }
-      pg.settle();
+    try (Store store = Store.inStepWithTable(dir, pg, KIND, base, table, baseRows)) {
       long[] lags = new long[total];
       Generated generated;
       try (CrateStyle crate = new CrateStyle(pg, KIND, table, lags)) {
@@ -146,14 +138,7 @@ final class LagScenario {
     // naive-jdbc
     table = scenario.replace('-', '_') + "_naive";
     dir = ctx.workDir.resolve(scenario + "-naive");
-    Store.delete(dir);
-    try (Store store = new Store(dir)) {
-      store.load(KIND, base);
-      pg.execute(KIND.createSql(table));
-      try (Connection connection = pg.connect()) {
-        RawCopy.copy(connection, KIND, table, baseRows);
-      }
-      pg.settle();
+    try (Store store = Store.inStepWithTable(dir, pg, KIND, base, table, baseRows)) {
       long[] lags = new long[total];
       Generated generated;
       try (NaiveJdbc naive = new NaiveJdbc(pg, KIND, table)) {

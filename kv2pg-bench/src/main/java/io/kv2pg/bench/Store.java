@@ -46,6 +46,28 @@ final class Store implements AutoCloseable {
     family = handles.get(1);
   }
 
+  /**
+   * Opens a fresh store in {@code dir} holding entries 0..base-1, and a table already in step with
+   * it (raw COPY of {@code baseRows}), for a baseline that has no initial copy of its own.
+   */
+  static Store inStepWithTable(Path dir, Pg pg, Rows.Kind kind, long base, String table,
+      List<byte[]> baseRows) throws RocksDBException, java.sql.SQLException {
+    delete(dir);
+    Store store = new Store(dir);
+    try {
+      store.load(kind, base);
+      pg.execute(kind.createSql(table));
+      try (java.sql.Connection connection = pg.connect()) {
+        RawCopy.copy(connection, kind, table, baseRows);
+      }
+      pg.settle();
+      return store;
+    } catch (RocksDBException | java.sql.SQLException | RuntimeException e) {
+      store.close();
+      throw e;
+    }
+  }
+
   /** Writes entries 0..count-1 at version 0, in large batches without the WAL, then flushes. */
   void load(Rows.Kind kind, long count) throws RocksDBException {
     try (WriteOptions bulk = new WriteOptions().setDisableWAL(true)) {

@@ -81,14 +81,7 @@ final class StreamScenario {
     // crate-style
     table = "stream_crate";
     dir = ctx.workDir.resolve("stream-crate");
-    Store.delete(dir);
-    try (Store store = new Store(dir)) {
-      store.load(KIND, base);
-      pg.execute(KIND.createSql(table));
-      try (Connection connection = pg.connect()) {
-        RawCopy.copy(connection, KIND, table, baseRows);
-      }
-      pg.settle();
+    try (Store store = Store.inStepWithTable(dir, pg, KIND, base, table, baseRows)) {
       try (CrateStyle crate = new CrateStyle(pg, KIND, table, null)) {
         watch = ctx.stopwatch();
         write(store, streams, all, crate);
@@ -105,14 +98,7 @@ final class StreamScenario {
     // naive-jdbc: the first writes of each thread only.
     String naiveTable = "stream_naive";
     dir = ctx.workDir.resolve("stream-naive");
-    Store.delete(dir);
-    try (Store store = new Store(dir)) {
-      store.load(KIND, base);
-      pg.execute(KIND.createSql(naiveTable));
-      try (Connection connection = pg.connect()) {
-        RawCopy.copy(connection, KIND, naiveTable, baseRows);
-      }
-      pg.settle();
+    try (Store store = Store.inStepWithTable(dir, pg, KIND, base, naiveTable, baseRows)) {
       List<NaiveJdbc> connections = new java.util.ArrayList<>();
       try {
         for (int t = 0; t < threads; t++) {

@@ -2,7 +2,6 @@ package io.kv2pg.change;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,7 +31,8 @@ public final class ChangeGroup {
       if (change.isRangeDelete()) {
         // Earlier writes inside the range are void; later ones stay in latest and, applied after
         // the range deletes, win as they should.
-        latest.values().removeIf(earlier -> inRange(earlier.key(), change));
+        latest.values().removeIf(
+            earlier -> KeyRanges.contains(change.key(), change.rangeEnd(), earlier.key()));
         rangesByMapping.computeIfAbsent(change.mapping(), m -> new ArrayList<>()).add(change);
       } else {
         latest.put(ByteBuffer.wrap(change.key()), change);
@@ -73,11 +73,6 @@ public final class ChangeGroup {
   /** Returns the mapping's range deletes, in write order; they apply before every other change. */
   public List<Change> ranges(int mapping) {
     return rangesByMapping.getOrDefault(mapping, List.of());
-  }
-
-  private static boolean inRange(byte[] key, Change range) {
-    return Arrays.compareUnsigned(key, range.key()) >= 0
-        && (range.rangeEnd() == null || Arrays.compareUnsigned(key, range.rangeEnd()) < 0);
   }
 
   /** Returns each key's last change for the mapping, in the order keys were first written. */
