@@ -31,6 +31,7 @@ public final class Replication {
   private final RocksDB database;
   private final PostgresConnector postgres;
   private final List<TreeMapping> trees;
+  private final int copyChunkRows;
 
   private Replication(Builder builder) {
     this.name = builder.name;
@@ -39,6 +40,7 @@ public final class Replication {
         ? PostgresConnector.forUrl(builder.jdbcUrl, "kv2pg-" + builder.name)
         : PostgresConnector.forDataSource(builder.dataSource);
     this.trees = List.copyOf(builder.trees);
+    this.copyChunkRows = builder.copyChunkRows;
   }
 
   /** Starts describing a replication. */
@@ -78,7 +80,7 @@ public final class Replication {
   }
 
   RunningReplication start(WalSource source) {
-    ReplicationEngine engine = new ReplicationEngine(name, source, postgres, trees);
+    ReplicationEngine engine = new ReplicationEngine(name, source, postgres, trees, copyChunkRows);
     engine.start();
     return engine;
   }
@@ -98,6 +100,7 @@ public final class Replication {
     private String jdbcUrl;
     private DataSource dataSource;
     private final List<TreeMapping> trees = new ArrayList<>();
+    private int copyChunkRows = InitialCopy.CHUNK_ROWS;
 
     private Builder() {}
 
@@ -164,6 +167,15 @@ public final class Replication {
     /** Adds a tree mapping; call once per mapping. At least one is required. */
     public Builder tree(TreeMapping mapping) {
       trees.add(Objects.requireNonNull(mapping, "tree must not be null"));
+      return this;
+    }
+
+    /** Sets the rows per initial-copy transaction; tests use small chunks to stop a copy mid-table. */
+    Builder copyChunkRows(int rows) {
+      if (rows < 1) {
+        throw new IllegalArgumentException("copyChunkRows must be positive but was " + rows);
+      }
+      this.copyChunkRows = rows;
       return this;
     }
 

@@ -73,12 +73,15 @@ final class ReplicationEngine implements RunningReplication {
   private volatile Instant lastCommit;
   private volatile ReplicationException failure;
 
+  private final int copyChunkRows;
   private final AtomicBoolean stopRequested = new AtomicBoolean();
   private volatile boolean stopping;
   private volatile long stopTarget = Long.MAX_VALUE;
 
-  ReplicationEngine(String name, WalSource source, PostgresConnector postgres, List<TreeMapping> mappings) {
+  ReplicationEngine(String name, WalSource source, PostgresConnector postgres, List<TreeMapping> mappings,
+      int copyChunkRows) {
     this.name = name;
+    this.copyChunkRows = copyChunkRows;
     this.source = source;
     this.mappings = mappings;
     for (int i = 0; i < mappings.size(); i++) {
@@ -255,7 +258,7 @@ final class ReplicationEngine implements RunningReplication {
       if (appliedSequence < snapshotSequence) {
         return false; // Stopping.
       }
-      InitialCopy copy = new InitialCopy(name, source.database(), checkpoints, () -> stopping);
+      InitialCopy copy = new InitialCopy(name, source.database(), checkpoints, () -> stopping, copyChunkRows);
       for (Map.Entry<Integer, CopyProgress> entry : new java.util.TreeMap<>(plan.copies).entrySet()) {
         int index = entry.getKey();
         if (!copy.copy(session, mappings.get(index), index, writers.get(index), plan.snapshot,

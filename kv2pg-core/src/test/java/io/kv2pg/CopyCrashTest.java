@@ -44,8 +44,10 @@ class CopyCrashTest {
   static final String REPLICATION = "copycrash";
   static final String FAMILY = "items";
   static final String TABLE = "items";
-  /** Enough entries that a copy takes many chunks (20,000 rows each). */
+  /** Enough entries that a copy takes many chunks. */
   static final int ENTRIES = 300_000;
+  /** Rows per copy transaction: small, so that kills land mid-copy. */
+  static final int CHUNK_ROWS = 20_000;
   private static final Duration WAIT = Duration.ofSeconds(90);
   private static final String APPLICATION_NAME = "kv2pg-" + REPLICATION;
   private static final HexFormat HEX = HexFormat.of();
@@ -233,6 +235,7 @@ class CopyCrashTest {
         .postgres(url)
         .source(store.db)
         .name(REPLICATION)
+        .copyChunkRows(CHUNK_ROWS)
         .tree(TreeMapping.builder(store.family(FAMILY))
             .table(TABLE)
             .keyColumn("id", Decoders.int64())

@@ -444,7 +444,7 @@ class DeclaredModelTest {
     // ------------------------------------------------------------------ replication
 
     Replication replication(RocksDB source) {
-      return Replication.builder().postgres(url).source(source).name(NAME)
+      return Replication.builder().postgres(url).source(source).name(NAME).copyChunkRows(20_000)
           .tree(accountsMapping(accounts))
           .tree(eventsMapping(events))
           .tree(ewMapping(events))
@@ -913,7 +913,7 @@ class DeclaredModelTest {
     }
 
     private static final int[] TEXT_CHARS =
-        "abcXYZ 09\"\\/\n\t\u0001\u001f'%_,;|{}[]:\u00e9\u00df\u20ac\u4e2d\ud83d\ude00".codePoints().toArray();
+        "abcXYZ 09\"\\/\n\t\r\u0001\u001f'%_,;|{}[]:\u00e9\u00df\u20ac\u4e2d\ud83d\ude00".codePoints().toArray();
 
     static String text(Random r, int maxLength) {
       StringBuilder text = new StringBuilder();

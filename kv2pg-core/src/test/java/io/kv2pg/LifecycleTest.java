@@ -255,6 +255,7 @@ class LifecycleTest {
         }
       }
       Replication replication = Replication.builder().postgres(url).source(store.db).name("big")
+          .copyChunkRows(20_000)
           .tree(bytesMapping(cf, "t", new byte[0], null)).build();
 
       RunningReplication first = replication.start();

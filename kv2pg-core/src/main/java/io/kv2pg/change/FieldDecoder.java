@@ -18,4 +18,5 @@ public interface FieldDecoder {
    * {@code jsonb}) or any object whose {@code toString()} Postgres accepts for the type.
    */
   Object decode(FieldInput input);
+
 }

@@ -65,7 +65,7 @@ public final class FieldDecoders {
 
   /** The whole input as one JSON document, for a {@code jsonb} column. */
   public static FieldDecoder jsonDocument() {
-    return new Simple("jsonb", "JSON document", FieldInput::json);
+    return new WholeJson();
   }
 
   /** The kinds of JSON field a column can take. */
@@ -89,8 +89,8 @@ public final class FieldDecoders {
         ? JsonPointer.compile(path)
         : JsonPointer.compile("/" + String.join("/", Arrays.stream(path.split("\\.", -1))
             .map(part -> part.replace("~", "~0").replace("/", "~1")).toList()));
-    return new Simple(kind.postgresType, "JSON field '" + path + "' as " + kind.postgresType, input -> {
-      JsonNode node = input.json().at(pointer);
+    return new JsonField(pointer, kind, "JSON field '" + path + "' as " + kind.postgresType, input -> {
+      JsonNode node = input.json(pointer);
       if (node.isMissingNode() || node.isNull()) {
         return null;
       }
@@ -155,6 +155,38 @@ public final class FieldDecoders {
 
   private static int end(FieldInput input, int offset, int length) {
     return length < 0 ? input.bytes().length : input.offset() + offset + length;
+  }
+
+  /** The whole input as one JSON document. */
+  record WholeJson() implements FieldDecoder {
+    @Override
+    public String postgresType() {
+      return "jsonb";
+    }
+
+    @Override
+    public String describe() {
+      return "JSON document";
+    }
+
+    @Override
+    public Object decode(FieldInput input) {
+      return input.json();
+    }
+  }
+
+  /** One field of a JSON document, which {@link JsonFieldPlan} finds without building a tree. */
+  record JsonField(JsonPointer pointer, JsonKind kind, String describe,
+      Function<FieldInput, Object> function) implements FieldDecoder {
+    @Override
+    public String postgresType() {
+      return kind.postgresType;
+    }
+
+    @Override
+    public Object decode(FieldInput input) {
+      return function.apply(input);
+    }
   }
 
   private record Simple(String postgresType, String describe, Function<FieldInput, Object> function)

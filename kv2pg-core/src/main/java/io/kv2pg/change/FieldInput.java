@@ -1,5 +1,6 @@
 package io.kv2pg.change;
 
+import com.fasterxml.jackson.core.JsonPointer;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,16 +19,33 @@ public final class FieldInput {
       .disable(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES)
       .build();
 
+  private final JsonFieldPlan plan;
   private byte[] bytes;
   private int offset;
   private JsonNode json;
+  private JsonNode[] fields;
   private IOException jsonError;
+
+  /** Creates an input that parses JSON into a tree when a column asks for a field. */
+  public FieldInput() {
+    this(null);
+  }
+
+  /**
+   * Creates an input that finds the plan's fields in one streaming pass.
+   *
+   * @param plan the fields the columns will ask for, or {@code null} to parse into a tree
+   */
+  public FieldInput(JsonFieldPlan plan) {
+    this.plan = plan;
+  }
 
   /** Points the input at new bytes, from {@code offset} on. */
   public FieldInput reset(byte[] bytes, int offset) {
     this.bytes = bytes;
     this.offset = offset;
     this.json = null;
+    this.fields = null;
     this.jsonError = null;
     return this;
   }
@@ -63,9 +81,35 @@ public final class FieldInput {
         jsonError = e;
       }
     }
+    throwIfInvalid();
+    return json;
+  }
+
+  /**
+   * Returns the node at {@code pointer} in the input's JSON document, {@link
+   * com.fasterxml.jackson.databind.node.MissingNode} if there is none.
+   *
+   * @throws IllegalArgumentException if the input is not valid JSON
+   */
+  public JsonNode json(JsonPointer pointer) {
+    int slot = plan == null || json != null ? -1 : plan.slot(pointer);
+    if (slot < 0) {
+      return json().at(pointer);
+    }
+    if (fields == null && jsonError == null) {
+      try {
+        fields = plan.extract(JSON, bytes, offset, bytes.length - offset);
+      } catch (IOException e) {
+        jsonError = e;
+      }
+    }
+    throwIfInvalid();
+    return fields[slot];
+  }
+
+  private void throwIfInvalid() {
     if (jsonError != null) {
       throw new IllegalArgumentException("not valid JSON: " + jsonError.getMessage().split("\n")[0], jsonError);
     }
-    return json;
   }
 }

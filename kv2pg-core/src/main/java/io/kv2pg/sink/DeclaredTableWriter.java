@@ -3,7 +3,6 @@ package io.kv2pg.sink;
 import io.kv2pg.ReplicationException;
 import io.kv2pg.change.Change;
 import io.kv2pg.change.KeyRanges;
-import java.nio.charset.StandardCharsets;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -25,7 +24,6 @@ import org.postgresql.copy.CopyIn;
 public final class DeclaredTableWriter implements TableWriter {
   /** Groups at least this large go through COPY and a staging table. */
   static final int STAGE_THRESHOLD = 2_000;
-  private static final int COPY_FLUSH_CHARS = 1 << 16;
 
   private final String mappingName;
   private final String treeName;
@@ -171,15 +169,18 @@ public final class DeclaredTableWriter implements TableWriter {
   }
 
   @Override
-  public void copy(Connection connection, List<Change> chunk, byte[] resumeAfter) throws SQLException {
+  public boolean copy(Connection connection, List<Change> chunk, byte[] resumeAfter,
+      boolean nothingAhead) throws SQLException {
     if (chunk.isEmpty()) {
-      return;
+      return nothingAhead;
     }
-    if (holdsRowsAfter(connection, resumeAfter)) {
-      upsert(connection, chunk); // The table already has rows there: merge instead of inserting.
-    } else {
+    // Only this copy writes the table until it ends, so one probe per run is enough.
+    if (nothingAhead || !holdsRowsAfter(connection, resumeAfter)) {
       copyRows(connection, copyIntoTableSql, chunk);
+      return true;
     }
+    upsert(connection, chunk); // The table already has rows there: merge instead of inserting.
+    return false;
   }
 
   /** Returns whether the table holds a row of this mapping whose raw key sorts after the key. */
@@ -207,24 +208,11 @@ public final class DeclaredTableWriter implements TableWriter {
     CopyIn copy = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(sql);
     try {
       RowFormatter decoder = new RowFormatter(table, this);
-      StringBuilder buffer = new StringBuilder(COPY_FLUSH_CHARS + 1024);
+      CopyRowEncoder row = new CopyRowEncoder(copy::writeToCopy);
       for (Change change : changes) {
-        String[] fields = decoder.format(change);
-        for (int i = 0; i < fields.length; i++) {
-          if (i > 0) {
-            buffer.append('\t');
-          }
-          PgText.appendCopyField(buffer, fields[i]);
-        }
-        buffer.append('\n');
-        if (buffer.length() >= COPY_FLUSH_CHARS) {
-          byte[] bytes = buffer.toString().getBytes(StandardCharsets.UTF_8);
-          copy.writeToCopy(bytes, 0, bytes.length);
-          buffer.setLength(0);
-        }
+        decoder.encode(change, row);
       }
-      byte[] bytes = buffer.toString().getBytes(StandardCharsets.UTF_8);
-      copy.writeToCopy(bytes, 0, bytes.length);
+      row.flush();
       copy.endCopy();
     } catch (SQLException | RuntimeException e) {
       if (copy.isActive()) {

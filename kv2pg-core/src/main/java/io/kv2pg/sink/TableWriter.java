@@ -38,10 +38,18 @@ public interface TableWriter {
 
   /**
    * Writes a chunk of the initial copy, whose keys come after every key the mapping already
-   * wrote in this copy. {@code resumeAfter} is the last key already copied, or {@code null}.
+   * wrote in this copy.
+   *
+   * @param resumeAfter the last key already copied, or {@code null}
+   * @param nothingAhead whether the previous chunk of this copy returned {@code true}, so the
+   *     table is known to hold no row of the mapping after {@code resumeAfter}
+   * @return whether the table held no row of the mapping after the chunk's keys, which the next
+   *     chunk may rely on
    */
-  default void copy(Connection connection, List<Change> chunk, byte[] resumeAfter) throws SQLException {
+  default boolean copy(Connection connection, List<Change> chunk, byte[] resumeAfter,
+      boolean nothingAhead) throws SQLException {
     upsert(connection, chunk);
+    return false;
   }
 
   /**

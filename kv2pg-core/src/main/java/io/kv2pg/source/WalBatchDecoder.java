@@ -8,6 +8,10 @@ import org.rocksdb.WriteBatch;
 /**
  * Turns a {@link WriteBatch} into {@link WalRecord}s.
  *
+ * <p>Batches made only of the records plain RocksDB writes are parsed in Java from their bytes
+ * ({@link WriteBatchReader}), which saves a JNI up-call per record; any other batch is walked with
+ * this handler, so that rare records and corrupt batches behave, and fail, as RocksDB says.
+ *
  * <p>The JNI layer prints and ignores exceptions thrown by a handler, so every callback catches
  * what it throws, stops the iteration through {@link #shouldContinue()}, and {@link #decode}
  * rethrows it. A handler is bound to the thread that created it: create one on the thread that
@@ -20,6 +24,9 @@ public final class WalBatchDecoder extends WriteBatch.Handler {
   private List<WalRecord> records;
   private long nextSequence;
   private Throwable failure;
+  private int lastCount;
+  /** Batches decoded without the handler; for tests. */
+  long parsedInJava;
 
   /**
    * Decodes a batch whose first record has sequence number {@code sequence}.
@@ -28,7 +35,29 @@ public final class WalBatchDecoder extends WriteBatch.Handler {
    * @throws IllegalStateException if decoding a record failed
    */
   public List<WalRecord> decode(WriteBatch batch, long sequence) throws RocksDBException {
-    records = new ArrayList<>(Math.max(1, batch.count()));
+    byte[] rep = batch.data();
+    List<WalRecord> parsed = WriteBatchReader.read(rep, sequence);
+    if (parsed == null) {
+      return decodeWithHandler(batch, sequence);
+    }
+    lastCount = WriteBatchReader.count(rep);
+    parsedInJava++;
+    return parsed;
+  }
+
+  /**
+   * Returns the record count in the header of the batch that {@link #decode} last returned, which
+   * is how many sequence numbers the batch takes. Read along with the records, so that callers do
+   * not pay a JNI call for it.
+   */
+  public int lastCount() {
+    return lastCount;
+  }
+
+  /** Decodes with the JNI handler; package-private so that tests can compare both ways. */
+  List<WalRecord> decodeWithHandler(WriteBatch batch, long sequence) throws RocksDBException {
+    lastCount = batch.count();
+    records = new ArrayList<>(Math.max(1, lastCount));
     nextSequence = sequence;
     failure = null;
     batch.iterate(this);

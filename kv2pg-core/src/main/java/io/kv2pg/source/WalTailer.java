@@ -140,8 +140,8 @@ public final class WalTailer implements AutoCloseable {
     int count;
     List<WalRecord> records;
     try (WriteBatch batch = result.writeBatch()) {
-      count = batch.count();
       records = decoder.decode(batch, sequence);
+      count = decoder.lastCount();
     }
     iterator.next();
     missingSinceNanos = -1;

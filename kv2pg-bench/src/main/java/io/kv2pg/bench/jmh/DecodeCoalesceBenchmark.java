@@ -6,12 +6,13 @@ import io.kv2pg.change.ChangeGroup;
 import io.kv2pg.change.FieldDecoders;
 import io.kv2pg.change.FieldDecoders.JsonKind;
 import io.kv2pg.sink.DeclaredTableWriter;
-import io.kv2pg.sink.PgText;
+import io.kv2pg.sink.CopyRowEncoder;
 import io.kv2pg.sink.RowFormatter;
 import io.kv2pg.sink.TableDefinition;
 import io.kv2pg.sink.TableDefinition.Column;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -133,23 +134,17 @@ public class DecodeCoalesceBenchmark {
   /** The same work as DeclaredTableWriter's COPY path, without the socket. */
   private static long copyEncode(TableDefinition table, DeclaredTableWriter writer, List<Change> changes) {
     RowFormatter formatter = new RowFormatter(table, writer);
-    StringBuilder buffer = new StringBuilder((1 << 16) + 1024);
-    long bytes = 0;
-    for (Change change : changes) {
-      String[] fields = formatter.format(change);
-      for (int i = 0; i < fields.length; i++) {
-        if (i > 0) {
-          buffer.append('\t');
-        }
-        PgText.appendCopyField(buffer, fields[i]);
+    long[] bytes = {0};
+    CopyRowEncoder row = new CopyRowEncoder((buffer, offset, length) -> bytes[0] += length);
+    try {
+      for (Change change : changes) {
+        formatter.encode(change, row);
       }
-      buffer.append('\n');
-      if (buffer.length() >= 1 << 16) {
-        bytes += buffer.toString().getBytes(StandardCharsets.UTF_8).length;
-        buffer.setLength(0);
-      }
+      row.flush();
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
     }
-    return bytes + buffer.toString().getBytes(StandardCharsets.UTF_8).length;
+    return bytes[0];
   }
 
   @Benchmark
