@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import org.rocksdb.RocksDB;
@@ -62,9 +63,10 @@ final class InitialCopy {
         mapping.name(), sequence, start.resumeAfter() == null ? "" : " (resuming)");
     long rows = start.rowsCopied();
     byte[] lastCopied = start.resumeAfter();
-    boolean nothingAhead = false;
-    try (Prefetcher scan = new Prefetcher("kv2pg-" + logName + "-copy-reader", chunkRows, () -> new SnapshotScan(
-        database, mapping.columnFamily(), snapshot, mapping.prefix(), start.resumeAfter()))) {
+    boolean nothingAhead = false; // known: the table holds no row of the mapping after lastCopied
+    try (Prefetcher scan = new Prefetcher("kv2pg-" + logName + "-copy-reader", chunkRows,
+        () -> new SnapshotScan(database, mapping.columnFamily(), snapshot, mapping.prefix(), start.resumeAfter()),
+        entry -> new Change(index, entry.key(), entry.value(), sequence))) {
       while (true) {
         if (stopping.getAsBoolean()) {
           LOG.info("kv2pg[{}]: copy of '{}' interrupted by stop after {} rows; it resumes at the"
@@ -72,26 +74,22 @@ final class InitialCopy {
           return false;
         }
         Prefetcher.Chunk chunk = scan.next();
-        List<SnapshotScan.Entry> entries = chunk.entries();
+        List<Change> changes = chunk.changes();
         // A chunk may end early on its byte budget: only the scan knows whether more follow.
         boolean done = chunk.done();
-        List<Change> changes = new ArrayList<>(entries.size());
-        for (SnapshotScan.Entry entry : entries) {
-          changes.add(new Change(index, entry.key(), entry.value(), sequence));
-        }
         byte[] copiedThrough = lastCopied;
-        byte[] last = entries.isEmpty() ? lastCopied : entries.get(entries.size() - 1).key();
-        CopyProgress progress = new CopyProgress(sequence, last, rows + entries.size(), done);
-        boolean knownEmptyAhead = nothingAhead;
-        Boolean straight = session.run((connection, retry) -> {
+        byte[] last = changes.isEmpty() ? lastCopied : changes.get(changes.size() - 1).key();
+        CopyProgress progress = new CopyProgress(sequence, last, rows + changes.size(), done);
+        boolean known = nothingAhead;
+        nothingAhead = session.run((connection, retry) -> {
           if (retry && alreadySaved(connection, mapping.name(), progress)) {
-            return Boolean.FALSE;
+            return false; // Unknown again: the next chunk checks.
           }
           try {
-            boolean nothingAfter = writer.copy(connection, changes, copiedThrough, knownEmptyAhead);
+            boolean stillNothingAhead = writer.copy(connection, changes, copiedThrough, known);
             checkpoints.saveCopyProgress(connection, mapping.name(), progress);
             connection.commit();
-            return nothingAfter;
+            return stillNothingAhead;
           } catch (SQLException e) {
             connection.rollback();
             if (SqlStates.isTransient(e)) {
@@ -108,10 +106,9 @@ final class InitialCopy {
             throw e;
           }
         });
-        nothingAhead = straight;
         rows = progress.rowsCopied();
         lastCopied = last;
-        rowsCopied.accept(entries.size());
+        rowsCopied.accept(changes.size());
         if (done) {
           LOG.info("kv2pg[{}]: copied mapping '{}': {} rows", logName, mapping.name(), rows);
           return true;
@@ -127,25 +124,35 @@ final class InitialCopy {
    * be released after it.
    */
   private static final class Prefetcher implements AutoCloseable {
-    /** A chunk of entries; {@code done} when no entry follows. */
-    record Chunk(List<SnapshotScan.Entry> entries, boolean done, Throwable failure) {}
+    /** A chunk of entries, as changes; {@code done} when no entry follows. */
+    record Chunk(List<Change> changes, boolean done, Throwable failure) {}
 
     private final BlockingQueue<Chunk> ready = new ArrayBlockingQueue<>(1);
     private final Thread thread;
 
-    Prefetcher(String threadName, int chunkRows, Supplier<SnapshotScan> open) {
-      thread = new Thread(() -> read(open, chunkRows), threadName);
+    /**
+     * Starts reading; {@code toChange} runs on the reading thread, so that a chunk's entries are
+     * garbage at once and only its changes wait in memory.
+     */
+    Prefetcher(String threadName, int chunkRows, Supplier<SnapshotScan> open,
+        Function<SnapshotScan.Entry, Change> toChange) {
+      thread = new Thread(() -> read(open, chunkRows, toChange), threadName);
       thread.setDaemon(true);
       thread.start();
     }
 
-    private void read(Supplier<SnapshotScan> open, int chunkRows) {
+    private void read(Supplier<SnapshotScan> open, int chunkRows,
+        Function<SnapshotScan.Entry, Change> toChange) {
       try {
         try (SnapshotScan scan = open.get()) {
           while (true) {
             List<SnapshotScan.Entry> entries = scan.next(chunkRows, CHUNK_BYTES);
+            List<Change> changes = new ArrayList<>(entries.size());
+            for (SnapshotScan.Entry entry : entries) {
+              changes.add(toChange.apply(entry));
+            }
             boolean done = scan.atEnd();
-            ready.put(new Chunk(entries, done, null));
+            ready.put(new Chunk(changes, done, null));
             if (done) {
               return;
             }

@@ -96,6 +96,51 @@ class DeclaredTableTest {
     }
   }
 
+  /**
+   * Upserts reach Postgres in key order, whatever order the application wrote them in: rows
+   * inserted into an empty table lie in the heap (ctid order) sorted by key, for a group on the
+   * staged COPY path and for a small one on the unnest path.
+   */
+  @Test
+  void upsertsArriveInKeyOrder() throws Exception {
+    String url = TestPostgres.newDatabase();
+    try (TestStore store = TestStore.open(dir, "data")) {
+      ColumnFamilyHandle data = store.family("data");
+      Replication replication = Replication.builder().postgres(url).source(store.db).name("ordered")
+          .tree(orders(data)).build();
+      try (RunningReplication running = replication.start();
+          WriteOptions options = new WriteOptions()) {
+        assertThat(running.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
+        List<Long> large = shuffledIds(0, 3_000, 1);
+        List<Long> small = shuffledIds(10_000, 10_500, 2);
+        for (List<Long> ids : List.of(large, small)) {
+          try (WriteBatch batch = new WriteBatch()) {
+            for (long id : ids) {
+              batch.put(data, key(id), order(id, "c", 1, 1.0));
+            }
+            store.db.write(options, batch);
+          }
+          assertThat(running.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
+        }
+        List<Long> expected = new ArrayList<>(large);
+        expected.sort(null);
+        small.stream().sorted().forEach(expected::add);
+        assertThat(TestPostgres.query(url, "select id from orders order by ctid").stream()
+            .map(row -> (Long) row.get(0)).toList()).isEqualTo(expected);
+        assertThat(actual(url)).isEqualTo(expected(store));
+      }
+    }
+  }
+
+  private static List<Long> shuffledIds(long from, long to, long seed) {
+    List<Long> ids = new ArrayList<>();
+    for (long id = from; id < to; id++) {
+      ids.add(id);
+    }
+    java.util.Collections.shuffle(ids, new java.util.Random(seed));
+    return ids;
+  }
+
   @Test
   void droppedColumnFamilyFailsNamingTheTree() throws Exception {
     String url = TestPostgres.newDatabase();

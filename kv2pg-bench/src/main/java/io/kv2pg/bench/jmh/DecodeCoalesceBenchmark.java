@@ -10,6 +10,7 @@ import io.kv2pg.sink.CopyRowEncoder;
 import io.kv2pg.sink.RowFormatter;
 import io.kv2pg.sink.TableDefinition;
 import io.kv2pg.sink.TableDefinition.Column;
+import io.kv2pg.source.WalBatchDecoder;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.sql.SQLException;
@@ -27,11 +28,16 @@ import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
 
 /**
- * The hot path between the log and Postgres, per change: decoding a declared table's row
+ * The hot path between the log and Postgres, per change: decoding write batches read from the
+ * log ({@link WalBatchDecoder}, against walking them with JNI callbacks), decoding a declared table's row
  * ({@link RowFormatter}), encoding it for COPY (what {@code DeclaredTableWriter} sends), and
  * coalescing change batches per key ({@link ChangeGroup}). Narrow = int64 key and value; wide =
  * int64 key and a ~150-byte JSON value decoded into 5 typed columns, as in the harness.
@@ -55,6 +61,72 @@ public class DecodeCoalesceBenchmark {
   private TableDefinition wideTable;
   private DeclaredTableWriter narrowWriter;
   private DeclaredTableWriter wideWriter;
+
+  private WriteBatch singlePut;
+  private WalBatchDecoder walDecoder;
+  private CallbackHandler callbacks;
+
+  @Setup
+  public void setUpLog() throws RocksDBException {
+    RocksDB.loadLibrary();
+    singlePut = new WriteBatch();
+    singlePut.put(new byte[16], new byte[100]);
+    walDecoder = new WalBatchDecoder(); // on the benchmark thread, which uses it
+    callbacks = new CallbackHandler();
+  }
+
+  @TearDown
+  public void tearDownLog() {
+    singlePut.close();
+    walDecoder.close();
+    callbacks.close();
+  }
+
+  /** A single-put batch, as most application writes are: what kv2pg's log reader does per batch. */
+  @Benchmark
+  public Object walDecode() throws RocksDBException {
+    return walDecoder.decode(singlePut, 1);
+  }
+
+  /** The same batch walked with a JNI callback per record, as the reader did before. */
+  @Benchmark
+  public Object walDecodeCallbacks() throws RocksDBException {
+    callbacks.records = new ArrayList<>(singlePut.count());
+    singlePut.iterate(callbacks);
+    return callbacks.records;
+  }
+
+  /** Collects puts through callbacks; the other record kinds do not occur here. */
+  static final class CallbackHandler extends WriteBatch.Handler {
+    List<byte[][]> records;
+
+    @Override
+    public void put(int columnFamilyId, byte[] key, byte[] value) {
+      records.add(new byte[][] {key, value});
+    }
+
+    @Override
+    public void put(byte[] key, byte[] value) {
+      records.add(new byte[][] {key, value});
+    }
+
+    @Override public void merge(int columnFamilyId, byte[] key, byte[] value) {}
+    @Override public void merge(byte[] key, byte[] value) {}
+    @Override public void delete(int columnFamilyId, byte[] key) {}
+    @Override public void delete(byte[] key) {}
+    @Override public void singleDelete(int columnFamilyId, byte[] key) {}
+    @Override public void singleDelete(byte[] key) {}
+    @Override public void deleteRange(int columnFamilyId, byte[] beginKey, byte[] endKey) {}
+    @Override public void deleteRange(byte[] beginKey, byte[] endKey) {}
+    @Override public void logData(byte[] blob) {}
+    @Override public void putBlobIndex(int columnFamilyId, byte[] key, byte[] value) {}
+    @Override public void markBeginPrepare() {}
+    @Override public void markEndPrepare(byte[] xid) {}
+    @Override public void markNoop(boolean emptyBatch) {}
+    @Override public void markRollback(byte[] xid) {}
+    @Override public void markCommit(byte[] xid) {}
+    @Override public void markCommitWithTimestamp(byte[] xid, byte[] commitTimestamp) {}
+  }
 
   @Setup
   public void setUp() {
