@@ -113,9 +113,7 @@ public final class JsonFieldPlan {
   private static void visit(ObjectMapper mapper, JsonParser parser, JsonToken token, Step step,
       JsonNode[] found) throws IOException {
     if (step.slot >= 0) {
-      JsonNode node = step.asDouble && token.isNumeric()
-          ? DoubleNode.valueOf(parser.getDoubleValue()) // as exact as the decimal's doubleValue()
-          : scalar(parser, token);
+      JsonNode node = step.asDouble && token.isNumeric() ? doubleNode(parser) : scalar(parser, token);
       if (node == null) {
         node = mapper.readTree(parser); // A container: its tree also answers deeper paths.
       }
@@ -149,6 +147,16 @@ public final class JsonFieldPlan {
     } else {
       parser.skipChildren();
     }
+  }
+
+  /**
+   * Returns a number as the double the tree's exact decimal gives: both round correctly, but a
+   * decimal has no negative zero, so {@code -0.0} reads as {@code 0.0} there and must here too.
+   */
+  private static JsonNode doubleNode(JsonParser parser) throws IOException {
+    double value = parser.getDoubleValue();
+    boolean negativeZero = value == 0 && Double.doubleToRawLongBits(value) != 0;
+    return DoubleNode.valueOf(negativeZero ? parser.getDecimalValue().doubleValue() : value);
   }
 
   /** Returns a scalar's node as the tree would hold it; {@code null} for a container. */

@@ -98,6 +98,16 @@ class JsonFieldPlanTest {
   }
 
   @Example
+  void negativeZeroReadsAsTheTreeReadsIt() {
+    FieldDecoder price = FieldDecoders.jsonField("p", JsonKind.DOUBLE);
+    for (String number : List.of("-0.0", "-0", "-0e5", "-1e-400", "0.0", "-2.5")) {
+      byte[] bytes = ("{\"p\":" + number + "}").getBytes(StandardCharsets.UTF_8);
+      assertThat(outcome(price, new FieldInput(JsonFieldPlan.of(List.of(price))).reset(bytes, 0)))
+          .as(number).isEqualTo(outcome(price, new FieldInput().reset(bytes, 0)));
+    }
+  }
+
+  @Example
   void malformedDocumentsFailAsWithTheTreeEvenInFieldsNoColumnReads() {
     JsonFieldPlan plan = JsonFieldPlan.of(List.of(FieldDecoders.jsonField("a", JsonKind.INTEGER)));
     for (String bad : List.of("", "{\"a\":1,\"b\":[1,}", "{\"a\":1,\"b\":tru}", "{\"a\":1,\"b\":\"x}")) {
@@ -154,7 +164,7 @@ class JsonFieldPlanTest {
 
   private static String decimal(SplittableRandom random) {
     String[] forms = {"1.50", "-0.0", "0.0", "1e3", "1E+3", "2.5e-3", "12345678901234567890.123456789",
-        "0.1", "-7.000"};
+        "0.1", "-7.000", "-0e5", "-1e-400", "1e400"};
     return forms[random.nextInt(forms.length)];
   }
 
