@@ -67,7 +67,8 @@ final class InitialCopy {
     byte[] lastCopied = start.resumeAfter();
     boolean nothingAhead = false; // known: the table holds no row of the mapping after lastCopied
     try (Prefetcher scan = new Prefetcher("kv2pg-" + logName + "-copy-reader", chunkRows,
-        () -> new SnapshotScan(database, mapping.columnFamily(), snapshot, mapping.prefix(), start.resumeAfter()),
+        () -> new SnapshotScan(database, mapping.columnFamily(), snapshot, mapping.prefix(),
+            start.resumeAfter()),
         entry -> new Change(index, entry.key(), entry.value(), sequence))) {
       while (true) {
         if (stopping.getAsBoolean()) {

@@ -113,7 +113,9 @@ public final class JsonFieldPlan {
   private static void visit(ObjectMapper mapper, JsonParser parser, JsonToken token, Step step,
       JsonNode[] found) throws IOException {
     if (step.slot >= 0) {
-      JsonNode node = step.asDouble && token.isNumeric() ? doubleNode(parser) : scalar(parser, token);
+      JsonNode node = step.asDouble && token.isNumeric()
+          ? doubleNode(parser)
+          : scalar(parser, token);
       if (node == null) {
         node = mapper.readTree(parser); // A container: its tree also answers deeper paths.
       }
@@ -136,7 +138,8 @@ public final class JsonFieldPlan {
       }
     } else if (token == JsonToken.START_ARRAY && step.byIndex != null) {
       int index = 0;
-      for (token = parser.nextToken(); token != JsonToken.END_ARRAY; token = parser.nextToken()) {
+      for (token = parser.nextToken(); token != null && token != JsonToken.END_ARRAY;
+          token = parser.nextToken()) {
         Step child = step.byIndex.get(index++);
         if (child == null) {
           parser.skipChildren();
@@ -178,7 +181,10 @@ public final class JsonFieldPlan {
 
   /** One step of the planned paths: by name in an object, by index in an array. */
   private static final class Step {
-    /** By name, names interned: the parser interns the names it reads, so most lookups match by identity. */
+    /**
+     * By name, names interned: the parser interns the names it reads, so most lookups match by
+     * identity.
+     */
     Map<String, Step> byName;
     private String[] names = new String[0];
     private Step[] steps = new Step[0];

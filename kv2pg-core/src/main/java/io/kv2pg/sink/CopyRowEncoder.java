@@ -1,5 +1,6 @@
 package io.kv2pg.sink;
 
+import java.nio.charset.StandardCharsets;
 import java.sql.SQLException;
 import java.util.Arrays;
 import org.postgresql.copy.CopyIn;
@@ -17,7 +18,7 @@ public final class CopyRowEncoder {
     void write(byte[] bytes, int offset, int length) throws SQLException;
   }
 
-  private static final byte[] HEX_DIGITS = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] HEX_DIGITS = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
   private static final int FLUSH_BYTES = 1 << 16;
 
   private final Output output;
@@ -30,7 +31,10 @@ public final class CopyRowEncoder {
     this.output = output;
   }
 
-  /** Appends the next field of the current row: {@code null}, or a value as {@link PgText#format}. */
+  /**
+   * Appends the next field of the current row: {@code null}, or a value in the text form {@link
+   * PgText#format} gives it.
+   */
   public void field(Object value) {
     if (rowStarted) {
       put((byte) '\t');

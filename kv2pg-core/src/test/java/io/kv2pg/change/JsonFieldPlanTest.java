@@ -109,8 +109,10 @@ class JsonFieldPlanTest {
 
   @Example
   void malformedDocumentsFailAsWithTheTreeEvenInFieldsNoColumnReads() {
-    JsonFieldPlan plan = JsonFieldPlan.of(List.of(FieldDecoders.jsonField("a", JsonKind.INTEGER)));
-    for (String bad : List.of("", "{\"a\":1,\"b\":[1,}", "{\"a\":1,\"b\":tru}", "{\"a\":1,\"b\":\"x}")) {
+    JsonFieldPlan plan = JsonFieldPlan.of(List.of(FieldDecoders.jsonField("a", JsonKind.INTEGER),
+        FieldDecoders.jsonField("/c/1", JsonKind.INTEGER)));
+    for (String bad : List.of("", "{\"a\":1,\"b\":[1,}", "{\"a\":1,\"b\":tru}", "{\"a\":1,\"b\":\"x}",
+        "{\"a\":1,\"c\":[1,2", "{\"a\":1,\"c\":[1,2,")) {
       FieldInput input = new FieldInput(plan).reset(bad.getBytes(StandardCharsets.UTF_8), 0);
       assertThatThrownBy(() -> input.json(JsonPointer.compile("/a")))
           .as(bad).isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("not valid JSON");
