@@ -182,12 +182,10 @@ public final class JsonFieldPlan {
   /** One step of the planned paths: by name in an object, by index in an array. */
   private static final class Step {
     /**
-     * By name, names interned: the parser interns the names it reads, so most lookups match by
-     * identity.
+     * By name, names interned: the parser interns the names it reads, and a hash map compares
+     * keys by identity before {@code equals}.
      */
     Map<String, Step> byName;
-    private String[] names = new String[0];
-    private Step[] steps = new Step[0];
     Map<Integer, Step> byIndex;
     int slot = -1;
     /** Whether every column reading this field wants a double, so no exact decimal is needed. */
@@ -210,14 +208,7 @@ public final class JsonFieldPlan {
       }
       List<String> childPath = new ArrayList<>(path);
       childPath.add(name);
-      Step child = byName.computeIfAbsent(name.intern(), n -> {
-        Step step = new Step(List.copyOf(childPath));
-        names = Arrays.copyOf(names, names.length + 1);
-        steps = Arrays.copyOf(steps, steps.length + 1);
-        names[names.length - 1] = n;
-        steps[steps.length - 1] = step;
-        return step;
-      });
+      Step child = byName.computeIfAbsent(name.intern(), n -> new Step(List.copyOf(childPath)));
       if (index >= 0) {
         if (byIndex == null) {
           byIndex = new HashMap<>();
@@ -229,21 +220,7 @@ public final class JsonFieldPlan {
 
     /** Returns the step for a field name, or {@code null} if no planned path goes there. */
     Step child(String name) {
-      for (int i = 0; i < names.length; i++) {
-        if (names[i] == name) {
-          return steps[i];
-        }
-      }
-      return names.length <= 8 ? linearChild(name) : byName.get(name);
-    }
-
-    private Step linearChild(String name) {
-      for (int i = 0; i < names.length; i++) {
-        if (names[i].equals(name)) {
-          return steps[i];
-        }
-      }
-      return null;
+      return byName.get(name);
     }
 
     /** Fills in {@link #descendants} here and below; returns every planned step from here on. */
