@@ -393,7 +393,9 @@ final class ReplicationEngine implements RunningReplication {
     Connection connection = session.openConnection();
     if (connection != null) {
       try {
-        checkpoints.saveFailure(connection, error.getMessage());
+        if (!checkpoints.saveFailure(connection, error.getMessage())) {
+          LOG.info("kv2pg[{}]: failure not recorded in Postgres: another runner owns the checkpoint", name);
+        }
       } catch (SQLException e) {
         LOG.warn("kv2pg[{}]: could not record the failure in Postgres: {}", name, SqlStates.describe(e));
       }

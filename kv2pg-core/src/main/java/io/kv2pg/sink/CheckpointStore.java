@@ -1,5 +1,6 @@
 package io.kv2pg.sink;
 
+import io.kv2pg.ReplicationException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -16,6 +17,13 @@ import java.util.OptionalLong;
  *
  * <p>Every method works inside the caller's transaction and commits nothing, except where it
  * says so.
+ *
+ * <p>Fencing: a session lock alone does not make a single writer (a runner whose session died
+ * may get the lock back after another runner took over). So each runner claims the checkpoint
+ * row by incrementing its epoch, and every transaction that commits rows proves, through the
+ * checkpoint row, that the epoch is still its own.
+ *
+ * <p>Concurrency: not thread-safe; the writer thread alone uses an instance.
  */
 public final class CheckpointStore {
   /** Namespace of kv2pg's advisory locks ("kv2p"). */
@@ -28,8 +36,10 @@ public final class CheckpointStore {
         "applied_sequence" bigint,
         "committed_at" timestamptz,
         "failure" text,
-        "failed_at" timestamptz
+        "failed_at" timestamptz,
+        "epoch" bigint not null default 0
       );
+      alter table "kv2pg"."replication" add column if not exists "epoch" bigint not null default 0;
       create table if not exists "kv2pg"."mapping_copy" (
         "replication" text not null,
         "mapping" text not null,
@@ -45,6 +55,11 @@ public final class CheckpointStore {
   public record CopyProgress(long snapshotSequence, byte[] resumeAfter, long rowsCopied, boolean completed) {}
 
   private final String replication;
+  /**
+   * The fencing token this runner holds: every runner that takes the lock increments the
+   * checkpoint row's epoch, and every commit names it. Zero until {@link #claim}.
+   */
+  private long epoch;
 
   public CheckpointStore(String replication) {
     this.replication = replication;
@@ -54,7 +69,9 @@ public final class CheckpointStore {
   public static void createSchema(Connection connection) throws SQLException {
     try (Statement statement = connection.createStatement();
         ResultSet exists = statement.executeQuery("select to_regclass('\"kv2pg\".\"replication\"')"
-            + " is not null and to_regclass('\"kv2pg\".\"mapping_copy\"') is not null")) {
+            + " is not null and to_regclass('\"kv2pg\".\"mapping_copy\"') is not null"
+            + " and exists (select 1 from pg_attribute where attrelid = to_regclass('\"kv2pg\".\"replication\"')"
+            + " and attname = 'epoch' and not attisdropped)")) {
       exists.next();
       if (exists.getBoolean(1)) {
         // Postgres checks the CREATE privilege before "if not exists": a role without it must
@@ -102,6 +119,74 @@ public final class CheckpointStore {
     connection.commit();
   }
 
+  /**
+   * Makes this runner the owner of the checkpoint row: increments its epoch, which fences out
+   * every earlier runner of the same name, and commits. Call once, right after the first
+   * {@link #tryLock}.
+   */
+  public void claim(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("""
+        insert into "kv2pg"."replication" ("name", "epoch") values (?, 1)
+        on conflict ("name") do update set "epoch" = "replication"."epoch" + 1
+        returning "epoch\"""")) {
+      statement.setString(1, replication);
+      try (ResultSet rows = statement.executeQuery()) {
+        rows.next();
+        epoch = rows.getLong(1);
+      }
+    }
+    connection.commit();
+  }
+
+  /**
+   * Checks, after the lock was taken again on a new session, that no other runner claimed the
+   * checkpoint meanwhile.
+   *
+   * @throws ReplicationException if another runner did: what this runner holds in memory is stale
+   */
+  public void confirmOwner(Connection connection) throws SQLException {
+    long current = currentEpoch(connection);
+    connection.commit();
+    if (current != epoch) {
+      throw fenced(current);
+    }
+  }
+
+  /**
+   * Proves, inside the caller's transaction, that this runner still owns the checkpoint. The
+   * row lock the update takes orders this transaction against a concurrent {@link #claim}.
+   */
+  private void fence(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "update \"kv2pg\".\"replication\" set \"epoch\" = \"epoch\" where \"name\" = ? and \"epoch\" = ?")) {
+      statement.setString(1, replication);
+      statement.setLong(2, epoch);
+      if (statement.executeUpdate() == 0) {
+        throw fenced(currentEpoch(connection));
+      }
+    }
+  }
+
+  private long currentEpoch(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "select \"epoch\" from \"kv2pg\".\"replication\" where \"name\" = ?")) {
+      statement.setString(1, replication);
+      try (ResultSet rows = statement.executeQuery()) {
+        return rows.next() ? rows.getLong(1) : -1;
+      }
+    }
+  }
+
+  private ReplicationException fenced(long current) {
+    String now = current < 0 ? "its checkpoint row was deleted" : "the checkpoint's epoch is now " + current;
+    return new ReplicationException("Replication '" + replication + "' was taken over by another"
+        + " runner while this one had lost its Postgres session (" + now + "; this runner held epoch "
+        + epoch + "). This runner stopped without committing what it had read, so nothing is applied"
+        + " twice, and nothing is lost: the runner that holds the checkpoint continues from it. Run"
+        + " one runner per replication name; start this one again once the other has stopped, and"
+        + " it resumes from the checkpoint.", null);
+  }
+
   /** Returns the applied sequence number, if the replication has committed one. */
   public OptionalLong appliedSequence(Connection connection) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
@@ -117,41 +202,54 @@ public final class CheckpointStore {
     }
   }
 
-  /** Records the applied sequence number and clears any recorded failure. */
+  /**
+   * Records the applied sequence number and clears any recorded failure, if this runner still
+   * owns the checkpoint.
+   *
+   * @throws ReplicationException if another runner claimed the checkpoint since this one did
+   */
   public void saveAppliedSequence(Connection connection, long sequence) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement("""
-        insert into "kv2pg"."replication" ("name", "applied_sequence", "committed_at")
-        values (?, ?, now())
-        on conflict ("name") do update set "applied_sequence" = excluded."applied_sequence",
-          "committed_at" = excluded."committed_at", "failure" = null, "failed_at" = null""")) {
-      statement.setString(1, replication);
-      statement.setLong(2, sequence);
-      statement.executeUpdate();
+        update "kv2pg"."replication" set "applied_sequence" = ?, "committed_at" = now(),
+          "failure" = null, "failed_at" = null
+        where "name" = ? and "epoch" = ?""")) {
+      statement.setLong(1, sequence);
+      statement.setString(2, replication);
+      statement.setLong(3, epoch);
+      if (statement.executeUpdate() == 0) {
+        throw fenced(currentEpoch(connection));
+      }
     }
   }
 
   /**
-   * Records why the replication stopped, in a transaction of its own, and commits. A replication
-   * that never committed gets a row without a checkpoint.
+   * Records why the replication stopped, in a transaction of its own, and commits; a runner that
+   * was fenced out records nothing, since the row is another runner's now.
+   *
+   * @return whether the failure was recorded
    */
-  public void saveFailure(Connection connection, String failure) throws SQLException {
+  public boolean saveFailure(Connection connection, String failure) throws SQLException {
     connection.rollback();
+    int updated;
     try (PreparedStatement statement = connection.prepareStatement("""
-        insert into "kv2pg"."replication" ("name", "failure", "failed_at") values (?, ?, now())
-        on conflict ("name") do update set "failure" = excluded."failure", "failed_at" = now()""")) {
-      statement.setString(1, replication);
-      statement.setString(2, failure);
-      statement.executeUpdate();
+        update "kv2pg"."replication" set "failure" = ?, "failed_at" = now()
+        where "name" = ? and "epoch" = ?""")) {
+      statement.setString(1, failure);
+      statement.setString(2, replication);
+      statement.setLong(3, epoch);
+      updated = statement.executeUpdate();
     }
     connection.commit();
+    return updated > 0;
   }
 
   /** Forgets a failure recorded by an earlier run, and commits. */
   public void clearFailure(Connection connection) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement("""
         update "kv2pg"."replication" set "failure" = null, "failed_at" = null
-        where "name" = ? and "failure" is not null""")) {
+        where "name" = ? and "epoch" = ? and "failure" is not null""")) {
       statement.setString(1, replication);
+      statement.setLong(2, epoch);
       statement.executeUpdate();
     }
     connection.commit();
@@ -227,6 +325,7 @@ public final class CheckpointStore {
   /** Records a mapping's copy progress: the last key copied, and whether the copy is complete. */
   public void saveCopyProgress(Connection connection, String mapping, CopyProgress progress)
       throws SQLException {
+    fence(connection);
     try (PreparedStatement statement = connection.prepareStatement("""
         insert into "kv2pg"."mapping_copy"
           ("replication", "mapping", "snapshot_sequence", "resume_after", "rows_copied", "completed_at")

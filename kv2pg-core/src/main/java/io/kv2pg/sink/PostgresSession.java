@@ -127,7 +127,12 @@ public final class PostgresSession implements AutoCloseable {
       try {
         CheckpointStore.createSchema(opened);
         lock(opened);
-        everLocked = true;
+        if (everLocked) {
+          checkpoints.confirmOwner(opened);
+        } else {
+          checkpoints.claim(opened);
+          everLocked = true;
+        }
       } catch (SQLException | RuntimeException e) {
         closeQuietly(opened);
         throw e;
