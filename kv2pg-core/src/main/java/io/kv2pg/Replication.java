@@ -111,9 +111,9 @@ public final class Replication {
      */
     public Builder postgres(String jdbcUrl) {
       Objects.requireNonNull(jdbcUrl, "postgres jdbcUrl must not be null");
-      if (!jdbcUrl.startsWith("jdbc:postgresql:")) {
-        throw new IllegalArgumentException(
-            "postgres jdbcUrl must start with jdbc:postgresql: but was " + PostgresConnector.mask(jdbcUrl));
+      String problem = PostgresConnector.urlProblem(jdbcUrl);
+      if (problem != null) {
+        throw new IllegalArgumentException("postgres jdbcUrl " + problem);
       }
       if (dataSource != null) {
         throw new IllegalStateException("postgres was already set to a DataSource");

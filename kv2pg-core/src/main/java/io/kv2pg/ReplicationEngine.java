@@ -50,6 +50,9 @@ final class ReplicationEngine implements RunningReplication {
   private static final long QUEUE_WEIGHT = 64L << 20;
   private static final long GROUP_WEIGHT = 16L << 20;
   private static final int GROUP_CHANGES = 50_000;
+  private static final Duration DEFAULT_STOP_TIMEOUT = RunningReplication.DEFAULT_STOP_TIMEOUT;
+  /** How long a stop waits after cancelling, and again after terminating, kv2pg's server process. */
+  private static final Duration INTERRUPT_GRACE = Duration.ofSeconds(5);
 
   private final String name;
   private final WalSource source;
@@ -511,6 +514,14 @@ final class ReplicationEngine implements RunningReplication {
 
   @Override
   public void stop() {
+    stop(DEFAULT_STOP_TIMEOUT);
+  }
+
+  @Override
+  public void stop(Duration timeout) {
+    if (timeout == null || timeout.isNegative()) {
+      throw new IllegalArgumentException("timeout must not be null or negative");
+    }
     if (stopRequested.compareAndSet(false, true)) {
       stopTarget = latestSequenceOr(appliedSequence);
       // The writer notices: a copy stops at its next chunk (and resumes at the next start);
@@ -523,10 +534,27 @@ final class ReplicationEngine implements RunningReplication {
       return;
     }
     try {
-      writerThread.join();
+      if (join(timeout)) {
+        return;
+      }
+      // Blocked in Postgres (a lock, a slow statement): cancel, then end kv2pg's server process,
+      // which would otherwise keep waiting while holding the replication's lock.
+      session.interrupt(false);
+      if (join(INTERRUPT_GRACE)) {
+        return;
+      }
+      session.interrupt(true);
+      if (!join(INTERRUPT_GRACE)) {
+        LOG.warn("kv2pg[{}]: stop returns while the writer thread is still running ({})", name, status());
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  private boolean join(Duration timeout) throws InterruptedException {
+    writerThread.join(Math.max(1, timeout.toMillis()));
+    return !writerThread.isAlive();
   }
 
   @Override

@@ -9,6 +9,8 @@ import java.time.Duration;
  * <p>All methods are thread-safe.
  */
 public interface RunningReplication extends AutoCloseable {
+  /** How long {@link #stop()} waits for the drain before it cancels what Postgres is doing: 10 s. */
+  Duration DEFAULT_STOP_TIMEOUT = Duration.ofSeconds(10);
 
   /**
    * Waits until Postgres holds every write that the store had when this call began.
@@ -32,8 +34,22 @@ public interface RunningReplication extends AutoCloseable {
    * through {@link #status()}. If Postgres is unreachable while draining, the rest is left for the
    * next start (nothing is lost: it is still in the store's log). If the calling thread is
    * interrupted while waiting, the interrupt flag is kept and the method returns early.
+   *
+   * <p>Same as {@link #stop(Duration) stop(DEFAULT_STOP_TIMEOUT)}.
    */
   void stop();
+
+  /**
+   * Stops the replication like {@link #stop()}, waiting at most {@code timeout} for the drain.
+   * After that, whatever Postgres is doing (a statement blocked by another session's lock, a slow
+   * commit) is cancelled and kv2pg's server process ended, so that its lock is free for the next
+   * start; what was not committed is applied then, from the store's log. Returns within about
+   * {@code timeout} plus 10 s whatever Postgres does.
+   *
+   * @param timeout how long to let the drain run; must not be null or negative
+   * @throws IllegalArgumentException if {@code timeout} is null or negative
+   */
+  void stop(Duration timeout);
 
   /** Same as {@link #stop()}. */
   @Override

@@ -10,6 +10,8 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rocksdb.ColumnFamilyHandle;
@@ -110,6 +112,48 @@ class TakeoverTest {
         assertThat(checkpoint(admin)).isEqualTo(checkpoint);
         assertThat(rows(admin)).containsExactlyElementsOf(expectedRows(1));
       }
+    }
+  }
+
+  @Test
+  void stopReturnsWhileAnotherSessionLocksAMappedTableAndFreesTheLockForTheNextStart() throws Exception {
+    String admin = TestPostgres.newDatabase();
+    createVersionedTable(admin, "runner_" + databaseName(admin));
+    try (TestStore store = TestStore.open(dir, "cf1")) {
+      ColumnFamilyHandle cf = store.family("cf1");
+      writeVersion(store, cf, 1);
+      Replication replication = replication(admin, store, cf);
+      try (Connection locker = DriverManager.getConnection(admin)) {
+        RunningReplication running = replication.start();
+        try {
+          Await.caughtUp(running, WAIT, "version 1");
+          locker.setAutoCommit(false);
+          try (Statement lock = locker.createStatement()) {
+            lock.execute("lock table t in access exclusive mode");
+          }
+          writeVersion(store, cf, 2);
+          Await.condition(WAIT, "the writer waits on the table lock", () -> !TestPostgres.query(admin,
+              "select 1 from pg_stat_activity where application_name like 'kv2pg%' and wait_event_type = 'Lock'")
+              .isEmpty());
+          CompletableFuture<Void> stop = CompletableFuture.runAsync(() -> running.stop(Duration.ofMillis(200)));
+          // A bound against a hang, not a speed target: without the cancel, stop waits for the lock.
+          stop.get(60, TimeUnit.SECONDS);
+          assertThat(running.status().state()).isEqualTo(ReplicationState.STOPPED);
+        } finally {
+          running.close();
+        }
+        // The abandoned server process is gone, so its advisory lock is free while the table
+        // lock is still held.
+        Await.condition(WAIT, "kv2pg's server process has ended", () -> TestPostgres.query(admin,
+            "select 1 from pg_stat_activity where application_name like 'kv2pg%'").isEmpty());
+        locker.rollback();
+        assertThat(rows(admin)).containsExactlyElementsOf(expectedRows(1));
+      }
+      try (RunningReplication again = replication.start()) {
+        Await.caughtUp(again, WAIT, "version 2 after the restart");
+      }
+      assertThat(TestPostgres.query(admin, "select * from violations")).isEmpty();
+      assertThat(rows(admin)).containsExactlyElementsOf(expectedRows(2));
     }
   }
 

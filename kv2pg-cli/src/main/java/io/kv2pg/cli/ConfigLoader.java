@@ -2,6 +2,7 @@ package io.kv2pg.cli;
 
 import io.kv2pg.ColumnDecoder;
 import io.kv2pg.Decoders;
+import io.kv2pg.sink.PostgresConnector;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.StringReader;
@@ -123,8 +124,9 @@ final class ConfigLoader {
     Fields postgres = fields(top.required("postgres"), "postgres", Set.of("url", "password-env", "password-file"));
     Node urlNode = postgres.required("url");
     String url = string(urlNode, "postgres.url");
-    if (!url.startsWith("jdbc:postgresql:")) {
-      throw error(urlNode, "postgres.url", "must start with jdbc:postgresql: but was '" + Redact.text(url) + "'");
+    String urlProblem = PostgresConnector.urlProblem(url);
+    if (urlProblem != null) {
+      throw error(urlNode, "postgres.url", urlProblem);
     }
     String password = password(postgres);
 
@@ -165,7 +167,7 @@ final class ConfigLoader {
       if (value == null) {
         throw error(node, "postgres.password-env", "the environment variable " + variable + " is not set");
       }
-      return Redact.secret(value);
+      return value;
     }
     if (postgres.has("password-file")) {
       Node node = postgres.get("password-file");
@@ -175,14 +177,14 @@ final class ConfigLoader {
         if (lines.isEmpty() || lines.get(0).isEmpty()) {
           throw error(node, "postgres.password-file", "the file " + passwordFile + " is empty");
         }
-        return Redact.secret(lines.get(0));
+        return lines.get(0);
       } catch (NoSuchFileException e) {
         throw error(node, "postgres.password-file", "the file " + passwordFile + " does not exist");
       } catch (IOException e) {
         throw error(node, "postgres.password-file", "cannot read " + passwordFile + ": " + e.getMessage());
       }
     }
-    return Redact.secret(env.apply("PGPASSWORD"));
+    return env.apply("PGPASSWORD");
   }
 
   private TableConfig table(Node node, String field) {

@@ -245,12 +245,7 @@ final class DemoCommand extends CliCommand {
 
   private PostgresTarget postgres() throws IOException {
     if (postgres != null) {
-      if (!postgres.startsWith("jdbc:postgresql:")) {
-        throw new CliException(Main.USAGE, "--postgres must be a JDBC URL starting with jdbc:postgresql:"
-            + " but was '" + Redact.text(postgres) + "'");
-      }
-      PostgresTarget target = new PostgresTarget(postgres, Passwords.read(passwordEnv, passwordFile, cli.env),
-          "--postgres");
+      PostgresTarget target = PostgresTarget.ofOption(postgres, Passwords.read(passwordEnv, passwordFile, cli.env));
       target.check();
       cli.out.println("Using PostgreSQL at " + target.display());
       return target;

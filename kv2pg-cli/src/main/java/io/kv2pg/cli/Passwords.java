@@ -22,7 +22,7 @@ final class Passwords {
       if (value == null) {
         throw new CliException(Main.USAGE, "--password-env: the environment variable " + variable + " is not set");
       }
-      return Redact.secret(value);
+      return value;
     }
     if (file != null) {
       try {
@@ -30,13 +30,13 @@ final class Passwords {
         if (lines.isEmpty() || lines.get(0).isEmpty()) {
           throw new CliException(Main.USAGE, "--password-file: the file " + file + " is empty");
         }
-        return Redact.secret(lines.get(0));
+        return lines.get(0);
       } catch (NoSuchFileException e) {
         throw new CliException(Main.USAGE, "--password-file: the file " + file + " does not exist");
       } catch (IOException e) {
         throw new CliException(Main.USAGE, "--password-file: cannot read " + file + ": " + e.getMessage());
       }
     }
-    return Redact.secret(env.apply("PGPASSWORD"));
+    return env.apply("PGPASSWORD");
   }
 }

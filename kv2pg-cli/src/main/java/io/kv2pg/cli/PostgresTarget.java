@@ -1,5 +1,6 @@
 package io.kv2pg.cli;
 
+import io.kv2pg.sink.PostgresConnector;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Objects;
@@ -17,8 +18,17 @@ final class PostgresTarget {
    */
   PostgresTarget(String url, String password, String where) {
     this.url = Objects.requireNonNull(url);
-    this.password = Redact.secret(password);
+    this.password = password;
     this.where = where;
+  }
+
+  /** The server named by a {@code --postgres} option; a URL of another driver is a usage error. */
+  static PostgresTarget ofOption(String url, String password) {
+    String problem = PostgresConnector.urlProblem(url);
+    if (problem != null) {
+      throw new CliException(Main.USAGE, "--postgres " + problem);
+    }
+    return new PostgresTarget(url, password, "--postgres");
   }
 
   static PostgresTarget of(ReplicationConfig config) {

@@ -1,34 +1,18 @@
 package io.kv2pg.cli;
 
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import io.kv2pg.sink.PostgresConnector;
 
-/** Keeps passwords out of everything the CLI prints. */
+/**
+ * Keeps passwords out of everything the CLI prints. Masks by structure only: a password kept
+ * apart from the URL is never printed, and a URL's secret parameters are masked whole by {@link
+ * PostgresConnector#mask}, the one owner of that rule. Never search-and-replace a known
+ * password: a password such as {@code 1} would garble every message and give itself away.
+ */
 final class Redact {
-  private static final Pattern PASSWORD = Pattern.compile("(?i)(password=)[^&;\\s]*");
-  private static final Set<String> SECRETS = ConcurrentHashMap.newKeySet();
-
   private Redact() {}
 
-  /** Remembers a password, so that {@link #text(String)} masks it wherever it appears. */
-  static String secret(String password) {
-    if (password != null && !password.isEmpty()) {
-      SECRETS.add(password);
-    }
-    return password;
-  }
-
-  /** Returns a URL (or any text) with password parameters and known passwords replaced by ***. */
+  /** Returns the text with the secret parameters of a JDBC URL in it masked. */
   static String text(String text) {
-    if (text == null) {
-      return null;
-    }
-    String masked = PASSWORD.matcher(text).replaceAll("$1***");
-    for (String secret : SECRETS) {
-      masked = masked.replace(secret, "***");
-    }
-    return masked;
+    return text == null ? null : PostgresConnector.mask(text);
   }
 }

@@ -57,12 +57,7 @@ final class StatusCommand extends CliCommand {
       }
       target = PostgresTarget.of(ConfigLoader.load(server.config, cli.env));
     } else {
-      if (!server.url.startsWith("jdbc:postgresql:")) {
-        throw new CliException(Main.USAGE, "--postgres must be a JDBC URL starting with jdbc:postgresql:"
-            + " but was '" + Redact.text(server.url) + "'");
-      }
-      target = new PostgresTarget(server.url,
-          Passwords.read(passwordEnv, passwordFile, cli.env), "--postgres");
+      target = PostgresTarget.ofOption(server.url, Passwords.read(passwordEnv, passwordFile, cli.env));
     }
     try (Connection connection = target.connectOrExplain()) {
       if (!hasTables(connection)) {

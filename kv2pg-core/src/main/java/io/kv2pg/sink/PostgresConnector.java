@@ -4,7 +4,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Objects;
 import java.util.Properties;
-import java.util.regex.Pattern;
+import java.util.Locale;
 import javax.sql.DataSource;
 import org.postgresql.Driver;
 
@@ -13,7 +13,8 @@ import org.postgresql.Driver;
  * connection it returns has auto-commit off. Thread-safe.
  */
 public final class PostgresConnector {
-  private static final Pattern PASSWORD = Pattern.compile("(?i)(password=)[^&;]*");
+
+  private static final String URL_PREFIX = "jdbc:postgresql:";
 
   private final String url;
   private final DataSource dataSource;
@@ -68,9 +69,42 @@ public final class PostgresConnector {
     return dataSource != null ? "DataSource " + dataSource.getClass().getName() : mask(url);
   }
 
-  /** Returns the URL with the value of any {@code password} property replaced by {@code ***}. */
+  /**
+   * Returns why {@code url} is not a pgjdbc URL, or {@code null} when it is one. The reason names
+   * only the URL's scheme: another driver's URL has its own syntax, so it cannot be masked.
+   */
+  public static String urlProblem(String url) {
+    if (url.startsWith(URL_PREFIX)) {
+      return null;
+    }
+    int schemeEnd = url.startsWith("jdbc:") ? url.indexOf(':', "jdbc:".length()) : url.indexOf(':');
+    String scheme = schemeEnd < 0 ? "no scheme" : "'" + url.substring(0, schemeEnd + 1) + "'";
+    return "must start with " + URL_PREFIX + " but starts with " + scheme;
+  }
+
+  /**
+   * Returns the URL with the value of every secret parameter ({@code password}, {@code
+   * sslpassword}, any name containing "password") replaced by {@code ***}. Masks by structure,
+   * as pgjdbc reads the URL (parameters after the first {@code ?}, split on {@code &} only), so
+   * that a password is hidden whole whatever characters it holds, and nothing else is touched.
+   */
   public static String mask(String url) {
-    return PASSWORD.matcher(url).replaceAll("$1***");
+    int query = url.indexOf('?');
+    if (query < 0) {
+      return url;
+    }
+    StringBuilder masked = new StringBuilder(url.length()).append(url, 0, query + 1);
+    String[] parameters = url.substring(query + 1).split("&", -1);
+    for (int i = 0; i < parameters.length; i++) {
+      if (i > 0) {
+        masked.append('&');
+      }
+      String parameter = parameters[i];
+      int equals = parameter.indexOf('=');
+      String name = equals < 0 ? parameter : parameter.substring(0, equals);
+      masked.append(name.toLowerCase(Locale.ROOT).contains("password") ? name + "=***" : parameter);
+    }
+    return masked.toString();
   }
 
   @Override

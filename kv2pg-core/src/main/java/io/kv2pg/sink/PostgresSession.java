@@ -2,9 +2,11 @@ package io.kv2pg.sink;
 
 import io.kv2pg.ReplicationException;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BooleanSupplier;
+import org.postgresql.PGConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,6 +45,8 @@ public final class PostgresSession implements AutoCloseable {
   private final Object sleeper = new Object();
   private Connection connection;
   private boolean everLocked;
+  /** The server process of {@link #connection}, 0 when none; read by the stopping thread. */
+  private volatile int backendPid;
 
   public PostgresSession(PostgresConnector connector, CheckpointStore checkpoints, String logName,
       BooleanSupplier stopping) {
@@ -138,6 +142,7 @@ public final class PostgresSession implements AutoCloseable {
         throw e;
       }
       connection = opened;
+      backendPid = backendPid(opened);
       LOG.debug("kv2pg[{}]: connected to {}", logName, connector.describe());
     }
     return connection;
@@ -165,7 +170,44 @@ public final class PostgresSession implements AutoCloseable {
     }
   }
 
+  private static int backendPid(Connection opened) {
+    try {
+      return opened.unwrap(PGConnection.class).getBackendPID();
+    } catch (SQLException e) {
+      LOG.debug("the connection is not pgjdbc's, so a stop cannot cancel its statements: {}", e.getMessage());
+      return 0;
+    }
+  }
+
+  /**
+   * Ends what the session's server process is doing, from another thread, so that a stop returns
+   * whatever Postgres does: first cancels its statement ({@code pg_cancel_backend}), then, if
+   * {@code terminate}, ends the process ({@code pg_terminate_backend}), which also frees the
+   * replication's lock. Uses a connection of its own; what was not committed is applied at the
+   * next start. Best effort: a failure is logged, never thrown.
+   *
+   * <p>Concurrency: the only method that another thread may call, with {@link #wake}.
+   */
+  public void interrupt(boolean terminate) {
+    int pid = backendPid;
+    if (pid == 0) {
+      return;
+    }
+    String function = terminate ? "pg_terminate_backend" : "pg_cancel_backend";
+    try (Connection other = connector.open();
+        PreparedStatement statement = other.prepareStatement("select " + function + "(?)")) {
+      statement.setInt(1, pid);
+      statement.execute();
+      other.commit();
+      LOG.warn("kv2pg[{}]: stop took too long: called {} on kv2pg's server process {}", logName, function, pid);
+    } catch (SQLException e) {
+      LOG.warn("kv2pg[{}]: stop could not call {} on kv2pg's server process {}: {}", logName, function, pid,
+          SqlStates.describe(e));
+    }
+  }
+
   private void closeConnection() {
+    backendPid = 0;
     if (connection != null) {
       // A pooled connection goes back to its pool still holding a session lock unless it is
       // released here; on a broken connection this fails at once, and the server frees the lock.
