@@ -181,7 +181,7 @@ final class InitialCopy {
         return chunk;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new ReplicationException("kv2pg: interrupted while reading the snapshot", e);
+        throw new ReplicationException(ReplicationException.Kind.INTERRUPTED, "kv2pg: interrupted while reading the snapshot", e);
       }
     }
 

@@ -1,5 +1,6 @@
 package io.kv2pg;
 
+import io.kv2pg.change.Change;
 import io.kv2pg.change.ChangeBatch;
 import io.kv2pg.change.ChangeGroup;
 import io.kv2pg.change.ChangeQueue;
@@ -23,7 +24,9 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -50,6 +53,9 @@ final class ReplicationEngine implements RunningReplication {
   private static final long QUEUE_WEIGHT = 64L << 20;
   private static final long GROUP_WEIGHT = 16L << 20;
   private static final int GROUP_CHANGES = 50_000;
+  /** After a limit error shrank the groups, how many groups pass before they may grow again. */
+  private static final int REGROW_AFTER_GROUPS = 100;
+  private static final long WATCH_INTERVAL_MILLIS = 1_000;
   private static final Duration DEFAULT_STOP_TIMEOUT = RunningReplication.DEFAULT_STOP_TIMEOUT;
   /** How long a stop waits after cancelling, and again after terminating, kv2pg's server process. */
   private static final Duration INTERRUPT_GRACE = Duration.ofSeconds(5);
@@ -63,9 +69,13 @@ final class ReplicationEngine implements RunningReplication {
   private final PostgresSession session;
   private final ChangeQueue queue = new ChangeQueue(QUEUE_WEIGHT);
   private final Thread writerThread;
+  private final Thread watchThread;
   private volatile Thread readerThread;
   /** The copy's snapshot while one is held; writer thread only. */
   private Snapshot snapshot;
+  /** How many changes a group may take; smaller for a while after a limit error. Writer thread only. */
+  private int groupChanges = GROUP_CHANGES;
+  private long groupsSinceShrink;
   /** A batch taken from the queue that belongs after the current apply limit; writer thread only. */
   private ChangeBatch pending;
 
@@ -95,11 +105,27 @@ final class ReplicationEngine implements RunningReplication {
     this.session = new PostgresSession(postgres, checkpoints, name, () -> stopping);
     this.writerThread = new Thread(this::runWriter, "kv2pg-" + name + "-writer");
     writerThread.setDaemon(true);
+    this.watchThread = new Thread(this::runWatch, "kv2pg-" + name + "-watch");
+    watchThread.setDaemon(true);
   }
 
   void start() {
     LOG.info("kv2pg[{}]: starting: {} tree mapping(s) from {}", name, mappings.size(), source.describe());
     writerThread.start();
+    watchThread.start();
+  }
+
+  /** Asks Postgres now and then what a long-running statement waits for, while the writer runs. */
+  private void runWatch() {
+    while (writerThread.isAlive()) {
+      session.checkBlocked();
+      try {
+        writerThread.join(WATCH_INTERVAL_MILLIS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 
   // ---------------------------------------------------------------- writer thread
@@ -126,12 +152,16 @@ final class ReplicationEngine implements RunningReplication {
           + " applied at the next start", name, e.getCause().getMessage());
     } catch (ReplicationException e) {
       fail(e);
+    } catch (PostgresSession.LimitReached e) {
+      fail(new ReplicationException(ReplicationException.Kind.POSTGRES, "Replication '" + name + "' stopped: Postgres failed again and again"
+          + " with " + e.getMessage() + ": " + SqlStates.advice(e.last()) + ". Then start the replication"
+          + " again: it resumes after sequence " + appliedSequence + ".", e));
     } catch (SQLException e) {
-      fail(new ReplicationException("Replication '" + name + "' stopped: Postgres refused kv2pg's"
+      fail(new ReplicationException(ReplicationException.Kind.POSTGRES, "Replication '" + name + "' stopped: Postgres refused kv2pg's"
           + " work: " + SqlStates.describe(e) + ". Check the database permissions and the"
           + " mapping statements, then start the replication again.", e));
     } catch (Throwable t) {
-      fail(new ReplicationException("Replication '" + name + "' stopped on an unexpected error: "
+      fail(new ReplicationException(ReplicationException.Kind.INTERNAL, "Replication '" + name + "' stopped on an unexpected error: "
           + t + ". Start it again to resume after the last commit.", t));
     } finally {
       releaseSnapshot();
@@ -160,7 +190,7 @@ final class ReplicationEngine implements RunningReplication {
           if (SqlStates.isTransient(e)) {
             throw e;
           }
-          throw new ReplicationException("Preparing the table of mapping '" + writer.mappingName()
+          throw new ReplicationException(ReplicationException.Kind.CONFIGURATION, "Preparing the table of mapping '" + writer.mappingName()
               + "' failed: " + SqlStates.describe(e) + ". Fix its create commands or declaration,"
               + " then start again.", e, writer.mappingName(), writer.treeName(), null, -1);
         } catch (RuntimeException e) {
@@ -186,7 +216,7 @@ final class ReplicationEngine implements RunningReplication {
       OptionalLong applied = checkpoints.appliedSequence(connection);
       long latest = source.latestSequence();
       if (applied.isPresent() && applied.getAsLong() > latest) {
-        throw new ReplicationException("Replication '" + name + "' has applied the store up to"
+        throw new ReplicationException(ReplicationException.Kind.STORE, "Replication '" + name + "' has applied the store up to"
             + " sequence " + applied.getAsLong() + ", but the store at " + source.describe()
             + " only reaches sequence " + latest + ": it was restored from a backup or replaced."
             + " Its later writes would be missed. Re-copy: drop the replication's tables and its"
@@ -312,7 +342,7 @@ final class ReplicationEngine implements RunningReplication {
       group.add(first);
       ReplicationException readerFailure = null;
       try {
-        while (group.weight() < GROUP_WEIGHT && group.changeCount() < GROUP_CHANGES) {
+        while (group.weight() < GROUP_WEIGHT && group.changeCount() < groupChanges) {
           ChangeBatch next = queue.poll();
           if (next == null) {
             break;
@@ -327,6 +357,9 @@ final class ReplicationEngine implements RunningReplication {
         readerFailure = e;
       }
       apply(group);
+      if (groupChanges < GROUP_CHANGES && ++groupsSinceShrink % REGROW_AFTER_GROUPS == 0) {
+        groupChanges = (int) Math.min(GROUP_CHANGES, groupChanges * 2L);
+      }
       if (readerFailure != null) {
         throw readerFailure;
       }
@@ -334,6 +367,34 @@ final class ReplicationEngine implements RunningReplication {
   }
 
   private void apply(ChangeGroup group) throws SQLException, PostgresSession.Abandoned {
+    try {
+      applyWhole(group);
+    } catch (PostgresSession.LimitReached e) {
+      if (group.batches().size() == 1) {
+        throw new ReplicationException(ReplicationException.Kind.POSTGRES, limitMessage(group, e), e, null, null, null, group.lastSequence());
+      }
+      groupChanges = Math.max(1, group.changeCount() / 2);
+      groupsSinceShrink = 0;
+      LOG.warn("kv2pg[{}]: a transaction of {} write batches (sequences {} to {}) hit a limit of Postgres"
+          + " ({}); applying it in two halves, and at most {} changes per transaction for a while",
+          name, group.batches().size(), group.batches().get(0).firstSequence(), group.lastSequence(),
+          SqlStates.describe(e.last()), groupChanges);
+      for (ChangeGroup half : group.halves()) {
+        apply(half);
+      }
+    }
+  }
+
+  private String limitMessage(ChangeGroup group, PostgresSession.LimitReached e) {
+    ChangeBatch batch = group.batches().get(0);
+    return "Replication '" + name + "' stopped: the write batch of sequences " + batch.firstSequence() + " to "
+        + batch.lastSequence() + " (" + batch.changes().size() + " changes, applied alone) failed again and"
+        + " again with " + e.getMessage() + ": " + SqlStates.advice(e.last()) + ". Then start the"
+        + " replication again: it resumes after sequence " + appliedSequence + ", and nothing after it was"
+        + " applied.";
+  }
+
+  private void applyWhole(ChangeGroup group) throws SQLException, PostgresSession.Abandoned {
     try {
       session.run((connection, retry) -> {
         if (retry && committedAlready(connection) >= group.lastSequence()) {
@@ -344,22 +405,62 @@ final class ReplicationEngine implements RunningReplication {
         publishApplied(group.lastSequence(), rows);
         return null;
       });
+    } catch (PostgresSession.LimitReached e) {
+      throw e;
     } catch (SQLException e) {
       isolate(group);
     } catch (ReplicationException e) {
-      if (e.key().isEmpty()) {
+      if (e.kind() != ReplicationException.Kind.DATA) {
         throw e;
       }
       isolate(group);
     }
   }
 
-  /** Applies a group that failed batch by batch, to commit what precedes the bad change. */
+  /**
+   * Applies a group that failed batch by batch, to commit what precedes the bad change. A bad
+   * change whose key the store has rewritten or deleted since is passed over: the later write
+   * comes in a later batch, and coalescing would have skipped this version had the two met in one
+   * group.
+   */
   private void isolate(ChangeGroup group) throws SQLException, PostgresSession.Abandoned {
-    session.run((connection, retry) -> {
-      applier.applyIsolating(connection, group, committedAlready(connection), this::publishApplied);
+    try {
+      session.run((connection, retry) -> {
+        applier.applyIsolating(connection, group, committedAlready(connection), this::publishApplied);
+        return null;
+      });
+    } catch (ReplicationException e) {
+      Change bad = superseded(group, e);
+      if (bad == null) {
+        throw e;
+      }
+      LOG.warn("kv2pg[{}]: passing over key {} of mapping '{}' at sequence {}, which failed ({}), because"
+          + " the store has rewritten or deleted that key since; its later write is applied in its turn",
+          name, HexFormat.of().formatHex(bad.key()), mappings.get(bad.mapping()).name(), bad.sequence(),
+          e.getMessage());
+      ChangeGroup rest = group.after(appliedSequence, bad);
+      if (!rest.isEmpty()) {
+        apply(rest);
+      }
+    }
+  }
+
+  /** Returns the group's change that the error names if the store no longer holds its value. */
+  private Change superseded(ChangeGroup group, ReplicationException error) {
+    if (error.kind() != ReplicationException.Kind.DATA || error.key().isEmpty() || error.sequence().isEmpty()) {
       return null;
-    });
+    }
+    Change bad = group.find(error.key().get(), error.sequence().getAsLong());
+    if (bad == null || bad.isRangeDelete() || bad.isDelete()) {
+      return null;
+    }
+    try {
+      byte[] current = source.database().get(mappings.get(bad.mapping()).columnFamily(), bad.key());
+      return Arrays.equals(current, bad.value()) ? null : bad;
+    } catch (RocksDBException e) {
+      error.addSuppressed(e);
+      return null;
+    }
   }
 
   private long committedAlready(Connection connection) throws SQLException {
@@ -418,7 +519,7 @@ final class ReplicationEngine implements RunningReplication {
       try {
         return source.database().get(families.get(familyId), key);
       } catch (RocksDBException e) {
-        throw new ReplicationException("RocksDB failed to read back the merged value of key "
+        throw new ReplicationException(ReplicationException.Kind.STORE, "RocksDB failed to read back the merged value of key "
             + java.util.HexFormat.of().formatHex(key) + ": " + e.getMessage(), e);
       }
     });
@@ -458,9 +559,9 @@ final class ReplicationEngine implements RunningReplication {
       queue.fail(e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      queue.fail(new ReplicationException("kv2pg[" + name + "]: the log reader was interrupted", e));
+      queue.fail(new ReplicationException(ReplicationException.Kind.INTERRUPTED, "kv2pg[" + name + "]: the log reader was interrupted", e));
     } catch (Throwable t) {
-      queue.fail(new ReplicationException("Replication '" + name + "': the log reader failed"
+      queue.fail(new ReplicationException(ReplicationException.Kind.INTERNAL, "Replication '" + name + "': the log reader failed"
           + " unexpectedly: " + t + ". Start the replication again to resume after the last commit.", t));
     }
   }
@@ -508,7 +609,9 @@ final class ReplicationEngine implements RunningReplication {
   public ReplicationStatus status() {
     synchronized (progress) {
       return new ReplicationStatus(name, state, appliedSequence, latestSequenceOr(appliedSequence),
-          rowsApplied.get(), Optional.ofNullable(lastCommit), Optional.ofNullable(failure));
+          rowsApplied.get(), Optional.ofNullable(lastCommit), Optional.ofNullable(failure),
+          state == ReplicationState.FAILED || state == ReplicationState.STOPPED
+              ? Optional.empty() : session.waitingFor());
     }
   }
 

@@ -17,6 +17,10 @@ import java.util.Optional;
  * @param lastCommit when this run last committed a transaction, if it has
  * @param failure the error that stopped the replication, present exactly when the state is {@link
  *     ReplicationState#FAILED}
+ * @param waitingFor what the replication waits for when it cannot make progress by itself, such
+ *     as "Postgres unreachable: ... (attempt 7, next in 4 s)" while it retries, or "statement on
+ *     shop.orders blocked by a lock held by server process 4711, running for 12 s"; empty while it
+ *     makes progress or has nothing to do
  */
 public record ReplicationStatus(
     String name,
@@ -25,13 +29,15 @@ public record ReplicationStatus(
     long sourceSequence,
     long rowsApplied,
     Optional<Instant> lastCommit,
-    Optional<ReplicationException> failure) {
+    Optional<ReplicationException> failure,
+    Optional<String> waitingFor) {
 
   public ReplicationStatus {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(state, "state");
     Objects.requireNonNull(lastCommit, "lastCommit");
     Objects.requireNonNull(failure, "failure");
+    Objects.requireNonNull(waitingFor, "waitingFor");
   }
 
   /** Returns how many sequence numbers the store is ahead of Postgres (never negative). */

@@ -12,7 +12,7 @@ public final class SequenceGapException extends ReplicationException {
   private final long lastMissing;
 
   public SequenceGapException(String message, long firstMissing, long lastMissing) {
-    super(message, null, null, null, null, firstMissing);
+    super(Kind.SEQUENCE_GAP, message, null, null, null, null, firstMissing);
     this.firstMissing = firstMissing;
     this.lastMissing = lastMissing;
   }

@@ -105,7 +105,7 @@ public final class Verification {
         connection.rollback();
       }
     } catch (SQLException e) {
-      throw new ReplicationException("Verification of replication '" + replication.name()
+      throw new ReplicationException(ReplicationException.Kind.POSTGRES, "Verification of replication '" + replication.name()
           + "' failed: " + SqlStates.describe(e), e);
     }
   }
@@ -116,7 +116,7 @@ public final class Verification {
       try {
         source.database().tryCatchUpWithPrimary();
       } catch (org.rocksdb.RocksDBException e) {
-        throw new ReplicationException("Verification of replication '" + replication.name()
+        throw new ReplicationException(ReplicationException.Kind.STORE, "Verification of replication '" + replication.name()
             + "' could not catch up with the store's primary: " + e.getMessage(), e);
       }
     }
@@ -138,7 +138,7 @@ public final class Verification {
         }
         DeclaredTableWriter writer = (DeclaredTableWriter) mapping.writer(i);
         if (!tableExists(connection, writer)) {
-          throw new ReplicationException("Table " + writer.table().displayName() + " of mapping '"
+          throw new ReplicationException(ReplicationException.Kind.CONFIGURATION, "Table " + writer.table().displayName() + " of mapping '"
               + mapping.name() + "' does not exist: start the replication to create and fill it.", null);
         }
         TableVerifier.Counts counts;
@@ -204,7 +204,7 @@ public final class Verification {
         WalBatch batch = tailer.poll();
         if (batch == null) {
           if (System.nanoTime() > deadline) {
-            throw new ReplicationException("Verification could not read the write-ahead log up to"
+            throw new ReplicationException(ReplicationException.Kind.STORE, "Verification could not read the write-ahead log up to"
                 + " sequence " + to + "; try again.", null);
           }
           LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));

@@ -519,6 +519,7 @@ class LifecycleTest {
           assertThat(failed.failure()).isPresent();
           assertThat(failed.failure().get()).hasMessageContaining("already running")
               .hasMessageContaining("solo");
+          assertThat(failed.failure().get().kind()).isEqualTo(ReplicationException.Kind.ALREADY_RUNNING);
         } finally {
           assertThatCode(second::close).doesNotThrowAnyException();
         }

@@ -73,6 +73,7 @@ class TakeoverTest {
         // The first runner gets back in: it must stop rather than commit its stale version 2.
         TestPostgres.execute(admin, "alter role " + runner + " connection limit -1");
         ReplicationException failure = Await.failure(first, WAIT);
+        assertThat(failure.kind()).isEqualTo(ReplicationException.Kind.FENCED);
         assertThat(failure).hasMessageContaining("taken over by another runner")
             .hasMessageContaining("'shared'").hasMessageContaining("one runner per replication name");
         assertThat(TestPostgres.query(admin, "select * from violations")).isEmpty();
@@ -108,6 +109,7 @@ class TakeoverTest {
         TestPostgres.execute(admin, "update kv2pg.replication set epoch = epoch + 1 where name = 'shared'");
         writeVersion(store, cf, 2);
         ReplicationException failure = Await.failure(running, WAIT);
+        assertThat(failure.kind()).isEqualTo(ReplicationException.Kind.FENCED);
         assertThat(failure).hasMessageContaining("taken over by another runner");
         assertThat(checkpoint(admin)).isEqualTo(checkpoint);
         assertThat(rows(admin)).containsExactlyElementsOf(expectedRows(1));
@@ -135,6 +137,8 @@ class TakeoverTest {
           Await.condition(WAIT, "the writer waits on the table lock", () -> !TestPostgres.query(admin,
               "select 1 from pg_stat_activity where application_name like 'kv2pg%' and wait_event_type = 'Lock'")
               .isEmpty());
+          Await.condition(WAIT, "status says what the writer waits for", () -> running.status().waitingFor()
+              .filter(why -> why.startsWith("statement on t blocked by a lock held by server process ")).isPresent());
           CompletableFuture<Void> stop = CompletableFuture.runAsync(() -> running.stop(Duration.ofMillis(200)));
           // A bound against a hang, not a speed target: without the cancel, stop waits for the lock.
           stop.get(60, TimeUnit.SECONDS);

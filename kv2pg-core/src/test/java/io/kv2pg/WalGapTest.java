@@ -41,6 +41,7 @@ class WalGapTest {
 
   private static SequenceGapException awaitGap(RunningReplication running) {
     ReplicationException failure = Await.failure(running, WAIT);
+    assertThat(failure.kind()).isEqualTo(ReplicationException.Kind.SEQUENCE_GAP);
     assertThat(failure).isInstanceOf(SequenceGapException.class);
     return (SequenceGapException) failure;
   }

@@ -30,7 +30,7 @@ final class Cli {
       code = Main.USAGE;
       message = e.getMessage();
     } else if (error instanceof ReplicationException e) {
-      code = Main.FOUND;
+      code = Replications.exitCode(e);
       message = e.getMessage();
     } else {
       code = Main.FOUND;

@@ -121,7 +121,8 @@ final class ProgressView implements AutoCloseable {
   }
 
   private String describe(ReplicationStatus status, long now) {
-    String more = extra == null ? "" : " | " + extra.get();
+    String more = (extra == null ? "" : " | " + extra.get())
+        + status.waitingFor().map(why -> " | waiting: " + why).orElse("");
     switch (status.state()) {
       case STARTING:
         return "starting: connecting to Postgres, preparing tables" + more;

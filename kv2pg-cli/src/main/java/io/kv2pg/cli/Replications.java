@@ -30,14 +30,22 @@ final class Replications {
   /**
    * Starts a replication.
    *
-   * @throws CliException with exit code 2 when the store has no WAL retention
+   * @throws CliException with the exit code of {@link #exitCode}
    */
   static RunningReplication start(Replication replication) {
     try {
       return replication.start();
     } catch (ReplicationException e) {
-      throw new CliException(Main.USAGE, e.getMessage(), e);
+      throw new CliException(exitCode(e), e.getMessage(), e);
     }
+  }
+
+  /** Usage and configuration errors exit with 2; a failure of the replication itself with 1. */
+  static int exitCode(ReplicationException error) {
+    return switch (error.kind()) {
+      case CONFIGURATION, ALREADY_RUNNING -> Main.USAGE;
+      default -> Main.FOUND;
+    };
   }
 
   /**

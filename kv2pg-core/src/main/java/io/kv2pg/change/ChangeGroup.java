@@ -2,6 +2,7 @@ package io.kv2pg.change;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -43,6 +44,59 @@ public final class ChangeGroup {
   /** Returns the batches, in order. */
   public List<ChangeBatch> batches() {
     return batches;
+  }
+
+  /**
+   * Returns two groups holding the first and the second half of the batches, for a transaction
+   * too large for Postgres; cut on batch boundaries, as every group is. Needs two batches or more.
+   */
+  public List<ChangeGroup> halves() {
+    if (batches.size() < 2) {
+      throw new IllegalStateException("a group of " + batches.size() + " batch cannot be halved");
+    }
+    int middle = batches.size() / 2;
+    ChangeGroup first = new ChangeGroup();
+    ChangeGroup second = new ChangeGroup();
+    for (int i = 0; i < batches.size(); i++) {
+      (i < middle ? first : second).add(batches.get(i));
+    }
+    return List.of(first, second);
+  }
+
+  /** Returns the change of the given key at the given sequence number, or {@code null}. */
+  public Change find(byte[] key, long sequence) {
+    for (ChangeBatch batch : batches) {
+      if (sequence < batch.firstSequence() || sequence > batch.lastSequence()) {
+        continue;
+      }
+      for (Change change : batch.changes()) {
+        if (change.sequence() == sequence && Arrays.equals(change.key(), key)) {
+          return change;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Returns a group of the batches that end after {@code appliedSequence}, without {@code
+   * passedOver}; a batch left empty stays, so that the checkpoint still moves past it.
+   */
+  public ChangeGroup after(long appliedSequence, Change passedOver) {
+    ChangeGroup rest = new ChangeGroup();
+    for (ChangeBatch batch : batches) {
+      if (batch.lastSequence() <= appliedSequence) {
+        continue;
+      }
+      List<Change> kept = new ArrayList<>(batch.changes());
+      if (kept.remove(passedOver)) {
+        rest.add(new ChangeBatch(batch.firstSequence(), batch.lastSequence(), kept,
+            batch.weight() - passedOver.weight()));
+      } else {
+        rest.add(batch);
+      }
+    }
+    return rest;
   }
 
   /** Returns whether no batch was added. */

@@ -120,7 +120,7 @@ public final class ChangeRouter {
         ? "at sequence " + record.sequence()
         : "to tree '" + route.treeName() + "' (mapping '" + route.mappingName() + "'), key "
             + HexFormat.of().formatHex(record.key()) + ", sequence " + record.sequence();
-    return new ReplicationException(
+    return new ReplicationException(ReplicationException.Kind.STORE,
         "The store holds a " + record.type().operation() + " write " + where
             + ", which kv2pg cannot replicate: it replicates put, delete, singleDelete, deleteRange,"
             + " merge, and transactions (TransactionDB, OptimisticTransactionDB) committed without"

@@ -138,7 +138,7 @@ public final class ChangeApplier {
     } finally {
       rollbackQuietly(connection, error);
     }
-    return new ReplicationException(
+    return new ReplicationException(ReplicationException.Kind.DATA,
         "Postgres refused the write batch at sequences " + batch.firstSequence() + " to "
             + batch.lastSequence() + " when it was committed: " + SqlStates.describe(error)
             + ". A deferred constraint (such as a foreign key) does not hold for the state the"

@@ -179,7 +179,7 @@ public final class CheckpointStore {
 
   private ReplicationException fenced(long current) {
     String now = current < 0 ? "its checkpoint row was deleted" : "the checkpoint's epoch is now " + current;
-    return new ReplicationException("Replication '" + replication + "' was taken over by another"
+    return new ReplicationException(ReplicationException.Kind.FENCED, "Replication '" + replication + "' was taken over by another"
         + " runner while this one had lost its Postgres session (" + now + "; this runner held epoch "
         + epoch + "). This runner stopped without committing what it had read, so nothing is applied"
         + " twice, and nothing is lost: the runner that holds the checkpoint continues from it. Run"

@@ -3,7 +3,9 @@ package io.kv2pg.sink;
 import io.kv2pg.ReplicationException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BooleanSupplier;
 import org.postgresql.PGConnection;
@@ -19,7 +21,12 @@ import org.slf4j.LoggerFactory;
 public final class PostgresSession implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PostgresSession.class);
   private static final long FIRST_BACKOFF_MILLIS = 100;
+  private static final String CANNOT_CONNECT_NOW = "57P03";
   private static final long MAX_BACKOFF_MILLIS = 10_000;
+  /** How many times a limit error may come back for the same work before it is reported. */
+  static final int LIMIT_ATTEMPTS = 3;
+  /** How long work runs before {@link #waitingFor()} reports it. */
+  static final long SLOW_WORK_MILLIS = 2_000;
   /** How long to wait for a lock that an ended process's session may still hold. */
   private static final long LOCK_WAIT_MILLIS = 15_000;
 
@@ -45,8 +52,14 @@ public final class PostgresSession implements AutoCloseable {
   private final Object sleeper = new Object();
   private Connection connection;
   private boolean everLocked;
-  /** The server process of {@link #connection}, 0 when none; read by the stopping thread. */
+  /** The server process of {@link #connection}, 0 when none; read by other threads. */
   private volatile int backendPid;
+  /** Why the session waits to retry, while it does; read by other threads. */
+  private volatile String waiting;
+  /** When the running unit of work started ({@link System#nanoTime}), 0 when none runs. */
+  private volatile long workStartedNanos;
+  /** What the running statement waits for, as {@link #checkBlocked} last saw it. */
+  private volatile String blockedBy;
 
   public PostgresSession(PostgresConnector connector, CheckpointStore checkpoints, String logName,
       BooleanSupplier stopping) {
@@ -57,8 +70,28 @@ public final class PostgresSession implements AutoCloseable {
   }
 
   /**
-   * Runs the work until it succeeds or fails for a reason that retrying cannot fix.
+   * Thrown when a limit error ({@link SqlStates.Retry#A_FEW_TIMES}) came back for the same work
+   * {@value #LIMIT_ATTEMPTS} times: the caller makes the work smaller or fails. Carries the last
+   * error's SQLSTATE and message.
+   */
+  public static final class LimitReached extends SQLException {
+    private static final long serialVersionUID = 1L;
+
+    LimitReached(SQLException last, int attempts) {
+      super(SqlStates.describe(last) + " (" + attempts + " attempts)", last.getSQLState(), last);
+    }
+
+    /** Returns the error of the last attempt. */
+    public SQLException last() {
+      return (SQLException) getCause();
+    }
+  }
+
+  /**
+   * Runs the work until it succeeds or fails for a reason that retrying cannot fix. While it
+   * waits to retry, {@link #waitingFor()} says why.
    *
+   * @throws LimitReached if a limit error repeats for this work
    * @throws SQLException an error that is not transient
    * @throws Abandoned if the replication is stopping while Postgres fails
    * @throws ReplicationException from the work, or if another process holds the lock
@@ -66,29 +99,121 @@ public final class PostgresSession implements AutoCloseable {
   public <T> T run(Work<T> work) throws SQLException, Abandoned {
     long backoff = FIRST_BACKOFF_MILLIS;
     boolean retry = false;
+    int attempts = 0;
+    int limitErrors = 0;
     while (true) {
+      attempts++;
       try {
-        return work.run(connection(), retry);
+        workStartedNanos = System.nanoTime();
+        T result = work.run(connection(), retry);
+        waiting = null;
+        return result;
       } catch (SQLException e) {
-        if (!SqlStates.isTransient(e)) {
+        SqlStates.Retry kind = SqlStates.retry(e);
+        if (kind == SqlStates.Retry.NEVER) {
+          waiting = null;
           throw e;
         }
-        recover(e);
+        if (kind == SqlStates.Retry.A_FEW_TIMES) {
+          // A new session, so that a setting changed meanwhile (ALTER ROLE ... SET) takes effect.
+          closeConnection();
+          limitErrors++;
+        } else {
+          recover(e);
+        }
         if (stopping.getAsBoolean()) {
+          waiting = null;
           throw new Abandoned(e);
         }
-        LOG.warn("kv2pg[{}]: Postgres failed ({}); retrying in {} ms", logName,
-            SqlStates.describe(e), backoff);
+        if (limitErrors >= LIMIT_ATTEMPTS) {
+          waiting = null;
+          throw new LimitReached(e, limitErrors);
+        }
+        String why = (SqlStates.isConnectionError(e) ? "Postgres unreachable: "
+            : "Postgres failed: ") + SqlStates.describe(e);
+        waiting = why + " (attempt " + attempts + ", next in " + formatMillis(backoff) + ")";
+        LOG.warn("kv2pg[{}]: {}; retrying in {} ms", logName, why, backoff);
         pause(backoff);
         backoff = Math.min(MAX_BACKOFF_MILLIS, backoff * 2);
         retry = true;
+      } finally {
+        workStartedNanos = 0;
       }
     }
   }
 
+  private static String formatMillis(long millis) {
+    return millis < 1000 ? millis + " ms" : (millis / 1000) + " s";
+  }
+
   /**
-   * Keeps a healthy connection (serialization failure, deadlock, cancelled statement) after a
-   * rollback; closes a broken one.
+   * Returns what the session waits for, if anything: a retry after a failure (with the attempt
+   * and when the next comes) or, for work that has run longer than {@value #SLOW_WORK_MILLIS} ms,
+   * the statement that runs and, when {@link #checkBlocked} has seen it, the lock it waits for.
+   *
+   * <p>Concurrency: any thread may call it; it reads fields that the session's thread publishes.
+   */
+  public Optional<String> waitingFor() {
+    String retrying = waiting;
+    if (retrying != null) {
+      return Optional.of(retrying);
+    }
+    long started = workStartedNanos;
+    if (started == 0) {
+      return Optional.empty();
+    }
+    long runningMillis = (System.nanoTime() - started) / 1_000_000;
+    if (runningMillis < SLOW_WORK_MILLIS) {
+      return Optional.empty();
+    }
+    String blocked = blockedBy;
+    return Optional.of((blocked != null ? blocked : "a Postgres statement") + ", running for "
+        + formatMillis(runningMillis));
+  }
+
+  /**
+   * Asks Postgres, on a connection of its own, what the session's statement waits for when its
+   * work has run long, and publishes the answer for {@link #waitingFor()}. Best effort.
+   *
+   * <p>Concurrency: called by a thread other than the session's.
+   */
+  public void checkBlocked() {
+    int pid = backendPid;
+    long started = workStartedNanos;
+    if (pid == 0 || started == 0 || (System.nanoTime() - started) / 1_000_000 < SLOW_WORK_MILLIS) {
+      blockedBy = null;
+      return;
+    }
+    try (Connection other = connector.open();
+        PreparedStatement statement = other.prepareStatement("""
+            select (select l.relation::regclass::text from pg_locks l
+                     where l.pid = a.pid and not l.granted and l.relation is not null limit 1),
+                   a.wait_event_type, a.wait_event, pg_blocking_pids(a.pid)::text
+            from pg_stat_activity a where a.pid = ?""")) {
+      statement.setInt(1, pid);
+      try (ResultSet row = statement.executeQuery()) {
+        blockedBy = row.next() ? describeWait(row) : null;
+      }
+      other.commit();
+    } catch (SQLException e) {
+      LOG.debug("kv2pg[{}]: could not ask Postgres what its statement waits for: {}", logName,
+          SqlStates.describe(e));
+    }
+  }
+
+  private static String describeWait(ResultSet row) throws SQLException {
+    String relation = row.getString(1);
+    String type = row.getString(2);
+    if ("Lock".equals(type)) {
+      return "statement on " + (relation != null ? relation : "a " + row.getString(3)) + " blocked by a lock"
+          + " held by server process " + row.getString(4).replaceAll("[{}]", "");
+    }
+    return type == null ? "a Postgres statement" : "a Postgres statement waiting on " + type + "/" + row.getString(3);
+  }
+
+  /**
+   * Keeps a healthy connection (serialization failure, deadlock) after a rollback; closes a
+   * broken one.
    */
   private void recover(SQLException error) {
     if (connection == null) {
@@ -96,7 +221,7 @@ public final class PostgresSession implements AutoCloseable {
     }
     String state = error.getSQLState();
     try {
-      if (state != null && !state.startsWith("08") && !connection.isClosed()) {
+      if (!SqlStates.isConnectionError(error) && !connection.isClosed()) {
         connection.rollback();
         return;
       }
@@ -120,7 +245,7 @@ public final class PostgresSession implements AutoCloseable {
         sleeper.wait(jittered);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new ReplicationException("kv2pg[" + logName + "]: interrupted while waiting to retry", e);
+        throw new ReplicationException(ReplicationException.Kind.INTERRUPTED, "kv2pg[" + logName + "]: interrupted while waiting to retry", e);
       }
     }
   }
@@ -153,14 +278,15 @@ public final class PostgresSession implements AutoCloseable {
     while (!checkpoints.tryLock(opened)) {
       if (everLocked) {
         // This replication held the lock before: most likely its previous session, which the
-        // server has not ended yet. Retried like any transient error.
+        // server has not ended yet. Retried for as long as it takes, like a server that cannot
+        // take a session yet: the lock is freed when that session ends.
         throw new SQLException("the lock of replication '" + logName + "' is still held, probably"
-            + " by its previous session, which the server has not ended yet", "55P03");
+            + " by its previous session, which the server has not ended yet", CANNOT_CONNECT_NOW);
       }
       // Waits even when stopping: the lock is needed to drain, and a previous holder's session
       // usually ends within milliseconds of its connection closing.
       if (System.nanoTime() > deadline) {
-        throw new ReplicationException(
+        throw new ReplicationException(ReplicationException.Kind.ALREADY_RUNNING,
             "Replication '" + logName + "' is already running against " + connector.describe()
                 + " (another process or RunningReplication holds its lock). Stop the other one,"
                 + " or give this replication another name.",

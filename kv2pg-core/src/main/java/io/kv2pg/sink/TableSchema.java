@@ -69,7 +69,7 @@ final class TableSchema {
       differences.add("column \"" + table.rawKeyColumn() + "\" has no unique index");
     }
     if (!differences.isEmpty()) {
-      throw new ReplicationException("Table " + table.displayName() + " does not match mapping '"
+      throw new ReplicationException(ReplicationException.Kind.CONFIGURATION, "Table " + table.displayName() + " does not match mapping '"
           + mappingName + "':\n  - " + String.join("\n  - ", differences)
           + "\nAlter the table (or drop it to let kv2pg create it), or change the declaration.",
           null, mappingName, null, null, -1);

@@ -90,11 +90,13 @@ public interface TableWriter {
   /** Formats the standard message for a failure on one change. */
   static ReplicationException failure(String mappingName, String treeName, Change change,
       String reason, Throwable cause) {
-    return new ReplicationException(
+    return new ReplicationException(ReplicationException.Kind.DATA,
         "Mapping '" + mappingName + "' (tree '" + treeName + "') failed on key "
             + java.util.HexFormat.of().formatHex(change.key()) + " at sequence " + change.sequence()
-            + ": " + reason + ". Nothing from this write batch on was committed; fix the mapping or"
-            + " the data and start the replication again to resume after the last commit.",
+            + ": " + reason + ". Nothing from this write batch on was committed. Either fix the mapping"
+            + " (for example a decoder or statement that accepts this value), or fix the data: rewrite"
+            + " or delete this key in the store, and the version that failed is passed over. Then start"
+            + " the replication again: it resumes after the last commit.",
         cause, mappingName, treeName, change.key(), change.sequence());
   }
 }

@@ -54,12 +54,12 @@ public final class DroppedFamilyCheck {
       List<byte[]> names = RocksDB.listColumnFamilies(options, path);
       names.forEach(name -> present.add(new String(name, StandardCharsets.UTF_8)));
     } catch (RocksDBException e) {
-      throw new ReplicationException("RocksDB failed to list the column families of " + path + ": "
+      throw new ReplicationException(ReplicationException.Kind.STORE, "RocksDB failed to list the column families of " + path + ": "
           + e.getMessage(), e);
     }
     for (Map.Entry<String, String> tree : mappingByTree.entrySet()) {
       if (!present.contains(tree.getKey())) {
-        throw new ReplicationException("Column family '" + tree.getKey() + "' was dropped from the"
+        throw new ReplicationException(ReplicationException.Kind.STORE, "Column family '" + tree.getKey() + "' was dropped from the"
             + " store at " + path + " while mapping '" + tree.getValue() + "' replicates it. Its"
             + " table keeps the rows it had. Remove the mapping (or recreate the tree and drop its"
             + " table and copy progress to copy it again), then start the replication again.",

@@ -13,7 +13,7 @@ final class StoreClosed {
 
   static void check(RocksDB database) {
     if (!database.isOwningHandle()) {
-      throw new ReplicationException("The RocksDB store was closed while kv2pg was reading it."
+      throw new ReplicationException(ReplicationException.Kind.STORE, "The RocksDB store was closed while kv2pg was reading it."
           + " Stop the replication (RunningReplication.stop() or close()) before closing the store;"
           + " the next start resumes after the last commit.", null);
     }

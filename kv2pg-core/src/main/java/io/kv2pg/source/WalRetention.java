@@ -48,7 +48,7 @@ public final class WalRetention {
       families.forEach(family -> family.getOptions().close());
     }
     if (ttlSeconds == 0 && sizeLimitMb == 0) {
-      throw new ReplicationException(
+      throw new ReplicationException(ReplicationException.Kind.CONFIGURATION,
           "The RocksDB store at " + path + " deletes write-ahead log files as soon as it no longer"
               + " needs them (WAL_ttl_seconds = 0 and WAL_size_limit_MB = 0), so writes made while"
               + " kv2pg is stopped or behind would be lost. Open the store with WAL archiving, for"

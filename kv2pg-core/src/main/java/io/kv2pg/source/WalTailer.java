@@ -70,7 +70,7 @@ public final class WalTailer implements AutoCloseable {
       }
       return consume();
     } catch (RocksDBException e) {
-      throw new ReplicationException(
+      throw new ReplicationException(ReplicationException.Kind.STORE,
           "RocksDB failed to read the write-ahead log of " + source.describe() + " at sequence "
               + nextSequence + ": " + e.getMessage()
               + ". The replication resumes from its last commit when restarted.",
@@ -152,7 +152,7 @@ public final class WalTailer implements AutoCloseable {
     boolean first = firstAfterBuild;
     firstAfterBuild = false;
     if (sequence < nextSequence && !first) {
-      throw new ReplicationException("The write-ahead log of " + source.describe() + " holds a"
+      throw new ReplicationException(ReplicationException.Kind.STORE, "The write-ahead log of " + source.describe() + " holds a"
           + " batch at sequence " + sequence + " that overlaps the previous one (which ended before "
           + nextSequence + "). kv2pg needs one sequence number per record, as plain RocksDB,"
           + " write-committed TransactionDB and OptimisticTransactionDB give; WritePrepared or"
