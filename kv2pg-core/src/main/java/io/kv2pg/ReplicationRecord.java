@@ -12,7 +12,8 @@ import java.util.OptionalLong;
  * the initial-copy state of each mapping.
  *
  * <p>A record is a copy taken in one Postgres snapshot; it does not change when the replication
- * goes on. Immutable and thread-safe; no component is {@code null}.
+ * goes on. Immutable and thread-safe; no component is {@code null} (the constructor throws {@link
+ * NullPointerException} for one) and {@code copies} is an unmodifiable copy.
  *
  * @param name the replication's name
  * @param appliedSequence the last RocksDB sequence number whose effects Postgres holds, committed
@@ -38,11 +39,6 @@ public record ReplicationRecord(
     boolean running,
     List<MappingCopy> copies) {
 
-  /**
-   * Checks that no component is {@code null}, and copies {@code copies}.
-   *
-   * @throws NullPointerException if a component is {@code null}
-   */
   public ReplicationRecord {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(appliedSequence, "appliedSequence");
@@ -62,14 +58,21 @@ public record ReplicationRecord(
     return copies.stream().filter(copy -> !copy.completed()).toList();
   }
 
-  /** Returns the copy state of the named mapping, if it has one. */
+  /**
+   * Returns the copy state of the named mapping, if it has one.
+   *
+   * @param mapping the mapping's name ({@link TreeMapping#name()}); must not be {@code null}
+   * @return the copy state, or empty if the mapping has none (its next start copies it)
+   * @throws NullPointerException if {@code mapping} is {@code null}
+   */
   public Optional<MappingCopy> copy(String mapping) {
     Objects.requireNonNull(mapping, "mapping must not be null");
     return copies.stream().filter(copy -> copy.mapping().equals(mapping)).findFirst();
   }
 
   /**
-   * The initial copy of one mapping. Immutable and thread-safe; no component is {@code null}.
+   * The initial copy of one mapping. Immutable and thread-safe; no component is {@code null} (the
+   * constructor throws {@link NullPointerException} for one).
    *
    * @param mapping the tree mapping's name ({@link TreeMapping#name()})
    * @param snapshotSequence the sequence number of the store snapshot the copy reads
@@ -78,11 +81,6 @@ public record ReplicationRecord(
    */
   public record MappingCopy(String mapping, long snapshotSequence, long rowsCopied, Optional<Instant> completedAt) {
 
-    /**
-     * Checks that no component is {@code null}.
-     *
-     * @throws NullPointerException if a component is {@code null}
-     */
     public MappingCopy {
       Objects.requireNonNull(mapping, "mapping");
       Objects.requireNonNull(completedAt, "completedAt");
