@@ -18,9 +18,10 @@ import org.rocksdb.RocksDB;
  * become rows, and where they go. Build one with {@link #builder()}, then {@link #start()} it.
  *
  * <p>A replication is identified in Postgres by its {@linkplain Builder#name(String) name}: its
- * checkpoint (the last applied RocksDB sequence number) lives in table {@code kv2pg.replication}
- * under that name, so a restart with the same name resumes where the last run committed. One
- * process at a time may run a given name against a database.
+ * checkpoint (the last applied RocksDB sequence number) lives in kv2pg's checkpoint table (schema
+ * {@code kv2pg}) under that name, so a restart with the same name resumes where the last run
+ * committed; {@link ReplicationRecords} reads and forgets it. One process at a time may run a
+ * given name against a database.
  *
  * <p>Immutable and thread-safe.
  */

@@ -219,9 +219,9 @@ final class ReplicationEngine implements RunningReplication {
         throw new ReplicationException(ReplicationException.Kind.STORE, "Replication '" + name + "' has applied the store up to"
             + " sequence " + applied.getAsLong() + ", but the store at " + source.describe()
             + " only reaches sequence " + latest + ": it was restored from a backup or replaced."
-            + " Its later writes would be missed. Re-copy: drop the replication's tables and its"
-            + " rows in kv2pg.replication and kv2pg.mapping_copy (or use a new replication name),"
-            + " then start again.", null, null, null, null, applied.getAsLong());
+            + " Its later writes would be missed. Re-copy: drop the replication's tables and forget"
+            + " its checkpoint with ReplicationRecords.forget(\"" + name + "\") (or use a new"
+            + " replication name), then start again.", null, null, null, null, applied.getAsLong());
       }
       Map<String, CopyProgress> copied = applied.isPresent() ? checkpoints.copyProgress(connection) : Map.of();
       Map<String, String> fingerprints = applied.isPresent() ? checkpoints.fingerprints(connection) : Map.of();

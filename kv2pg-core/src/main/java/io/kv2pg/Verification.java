@@ -5,6 +5,7 @@ import io.kv2pg.change.ChangeBatch;
 import io.kv2pg.change.ChangeRouter;
 import io.kv2pg.change.KeyRanges;
 import io.kv2pg.change.Route;
+import io.kv2pg.sink.CheckpointStore;
 import io.kv2pg.sink.DeclaredTableWriter;
 import io.kv2pg.sink.SqlStates;
 import io.kv2pg.sink.TableVerifier;
@@ -160,24 +161,12 @@ public final class Verification {
     }
   }
 
+  /** The checkpoint, read in the run's snapshot; empty when kv2pg's tables do not exist yet. */
   private OptionalLong appliedSequence(Connection connection) throws SQLException {
-    try (PreparedStatement statement = connection.prepareStatement(
-        "select applied_sequence from kv2pg.replication where to_regclass('kv2pg.replication') is not null and name = ?")) {
-      statement.setString(1, replication.name());
-      try (ResultSet rows = statement.executeQuery()) {
-        if (!rows.next()) {
-          return OptionalLong.empty();
-        }
-        long applied = rows.getLong(1);
-        return rows.wasNull() ? OptionalLong.empty() : OptionalLong.of(applied);
-      }
-    } catch (SQLException e) {
-      if ("42P01".equals(e.getSQLState())) {
-        connection.rollback();
-        return OptionalLong.empty();
-      }
-      throw e;
-    }
+    return CheckpointStore.records(connection, replication.name()).stream()
+        .map(ReplicationRecord::appliedSequence)
+        .findFirst()
+        .orElse(OptionalLong.empty());
   }
 
   private static boolean tableExists(Connection connection, DeclaredTableWriter writer) throws SQLException {

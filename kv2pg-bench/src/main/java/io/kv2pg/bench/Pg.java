@@ -1,5 +1,7 @@
 package io.kv2pg.bench;
 
+import io.kv2pg.ReplicationRecord;
+import io.kv2pg.ReplicationRecords;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.sql.Connection;
@@ -58,16 +60,15 @@ final class Pg implements AutoCloseable {
     forgetReplications();
   }
 
-  void forgetReplications() throws SQLException {
-    try (Connection connection = connect(); Statement statement = connection.createStatement()) {
-      boolean exists;
-      try (ResultSet rows = statement.executeQuery("select to_regclass('kv2pg.replication') is not null")) {
-        rows.next();
-        exists = rows.getBoolean(1);
-      }
-      if (exists) {
-        statement.execute("delete from kv2pg.replication where name like 'bench-%'");
-        statement.execute("delete from kv2pg.mapping_copy where replication like 'bench-%'");
+  /**
+   * Forgets the checkpoints of the harness's replications (named {@code bench-…}), except one that
+   * still runs (a scenario that failed to stop it), which would refuse.
+   */
+  void forgetReplications() {
+    ReplicationRecords records = ReplicationRecords.of(url);
+    for (ReplicationRecord record : records.list()) {
+      if (record.name().startsWith("bench-") && !record.running()) {
+        records.forget(record.name());
       }
     }
   }

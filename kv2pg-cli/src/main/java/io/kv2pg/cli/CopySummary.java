@@ -1,17 +1,22 @@
 package io.kv2pg.cli;
 
+import io.kv2pg.ReplicationException;
+import io.kv2pg.ReplicationRecord;
+import io.kv2pg.ReplicationRecord.MappingCopy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * What initial copies a run did, read back from kv2pg's own table {@code kv2pg.mapping_copy}: a
- * copy may be over before a progress display first looks.
+ * What initial copies a run did, read back from the replication's record ({@link
+ * ReplicationRecords}): a copy may be over before a progress display first looks.
  */
 final class CopySummary {
   private final PostgresTarget target;
@@ -41,23 +46,21 @@ final class CopySummary {
    * or {@code null} if there were none.
    */
   String describe() {
+    List<MappingCopy> completed;
+    try {
+      Instant from = since.toInstant();
+      completed = target.records().read(replication).map(ReplicationRecord::copies).orElse(List.of()).stream()
+          .filter(copy -> copy.completedAt().filter(at -> !at.isBefore(from)).isPresent())
+          .sorted(Comparator.comparing((MappingCopy copy) -> copy.completedAt().orElseThrow()))
+          .toList();
+    } catch (ReplicationException e) {
+      return null; // Only a summary.
+    }
     List<String> parts = new ArrayList<>();
     long total = 0;
-    try (Connection connection = target.connectOrExplain();
-        PreparedStatement statement = connection.prepareStatement("""
-            select mapping, rows_copied from kv2pg.mapping_copy
-            where to_regclass('kv2pg.mapping_copy') is not null and replication = ? and completed_at >= ?
-            order by completed_at, mapping""")) {
-      statement.setString(1, replication);
-      statement.setTimestamp(2, since);
-      try (ResultSet rows = statement.executeQuery()) {
-        while (rows.next()) {
-          parts.add(String.format(Locale.ROOT, "%s %,d", rows.getString(1), rows.getLong(2)));
-          total += rows.getLong(2);
-        }
-      }
-    } catch (SQLException e) {
-      return null; // Only a summary.
+    for (MappingCopy copy : completed) {
+      parts.add(String.format(Locale.ROOT, "%s %,d", copy.mapping(), copy.rowsCopied()));
+      total += copy.rowsCopied();
     }
     return parts.isEmpty() ? null
         : String.format(Locale.ROOT, "initial copy: %,d rows (%s)", total, String.join(", ", parts));

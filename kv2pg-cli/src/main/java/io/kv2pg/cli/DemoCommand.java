@@ -1,6 +1,7 @@
 package io.kv2pg.cli;
 
 import io.kv2pg.Replication;
+import io.kv2pg.ReplicationException;
 import io.kv2pg.ReplicationState;
 import io.kv2pg.ReplicationStatus;
 import io.kv2pg.RunningReplication;
@@ -273,18 +274,15 @@ final class DemoCommand extends CliCommand {
     try (Connection connection = target.connectOrExplain(); Statement statement = connection.createStatement()) {
       statement.execute("drop schema if exists " + SCHEMA + " cascade");
       statement.execute("create schema " + SCHEMA);
-      statement.execute("""
-          do $$ begin
-            if to_regclass('kv2pg.replication') is not null then
-              delete from kv2pg.replication where name = '%1$s';
-            end if;
-            if to_regclass('kv2pg.mapping_copy') is not null then
-              delete from kv2pg.mapping_copy where replication = '%1$s';
-            end if;
-          end $$""".formatted(NAME));
     } catch (SQLException e) {
       throw new CliException(Main.FOUND, "cannot prepare schema " + SCHEMA + " in " + target.display() + ": "
           + PostgresTarget.describe(e), e);
+    }
+    try {
+      target.records().forget(NAME);
+    } catch (ReplicationException | IllegalStateException e) {
+      throw new CliException(Main.FOUND, "cannot reset replication " + NAME + " in " + target.display() + ": "
+          + e.getMessage(), e);
     }
   }
 

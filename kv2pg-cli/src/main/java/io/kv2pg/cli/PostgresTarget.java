@@ -1,5 +1,6 @@
 package io.kv2pg.cli;
 
+import io.kv2pg.ReplicationRecords;
 import io.kv2pg.sink.PostgresConnector;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -67,6 +68,11 @@ final class PostgresTarget {
       dataSource.setConnectTimeout(10);
     }
     return dataSource;
+  }
+
+  /** What the database records about kv2pg's replications, read through kv2pg's public API. */
+  ReplicationRecords records() {
+    return ReplicationRecords.of(dataSource("kv2pg-cli"));
   }
 
   /** Opens a connection (auto-commit on). */

@@ -1,16 +1,13 @@
 package io.kv2pg.cli;
 
+import io.kv2pg.ReplicationRecord;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Statement;
-import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Collectors;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -59,71 +56,36 @@ final class StatusCommand extends CliCommand {
     } else {
       target = PostgresTarget.ofOption(server.url, Passwords.read(passwordEnv, passwordFile, cli.env));
     }
-    try (Connection connection = target.connectOrExplain()) {
-      if (!hasTables(connection)) {
-        cli.out.println("No kv2pg replication is recorded in " + target.display()
-            + " (it has no kv2pg.replication table).");
-        return Main.OK;
-      }
-      return print(connection, target);
+    target.check();
+    List<ReplicationRecord> records = target.records().list();
+    if (records.isEmpty()) {
+      cli.out.println("No kv2pg replication is recorded in " + target.display() + ".");
+      return Main.OK;
     }
+    return print(records, target);
   }
 
-  private static boolean hasTables(Connection connection) throws SQLException {
-    try (Statement statement = connection.createStatement();
-        ResultSet rows = statement.executeQuery("select to_regclass('kv2pg.replication') is not null")) {
-      rows.next();
-      return rows.getBoolean(1);
-    }
-  }
-
-  private int print(Connection connection, PostgresTarget target) throws SQLException {
-    boolean hasCopies;
-    try (Statement statement = connection.createStatement();
-        ResultSet rows = statement.executeQuery("select to_regclass('kv2pg.mapping_copy') is not null")) {
-      rows.next();
-      hasCopies = rows.getBoolean(1);
-    }
-    // A running replication holds a session advisory lock: class 0x6b763270 ("kv2p"), hashtext(name).
-    String sql = """
-        select r.name, r.applied_sequence, r.committed_at, r.failure, r.failed_at,
-          exists (select 1 from pg_locks l where l.locktype = 'advisory' and l.granted
-                  and l.classid = 1802908272::oid and l.objid = hashtext(r.name)::oid and l.objsubid = 2
-                  and l.database = (select oid from pg_database where datname = current_database())) as running,
-          %s
-        from kv2pg.replication r order by r.name""".formatted(hasCopies
-        ? "(select string_agg(c.mapping || ' (' || c.rows_copied || ' rows so far)', ', ' order by c.mapping)"
-            + " from kv2pg.mapping_copy c where c.replication = r.name and c.completed_at is null) as copying"
-        : "null::text as copying");
+  private int print(List<ReplicationRecord> records, PostgresTarget target) {
     List<List<String>> table = new ArrayList<>();
     List<String[]> failures = new ArrayList<>();
     List<String> copies = new ArrayList<>();
     Instant now = Instant.now();
-    try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(sql)) {
-      while (rows.next()) {
-        String name = rows.getString("name");
-        Timestamp committed = rows.getTimestamp("committed_at");
-        String failure = rows.getString("failure");
-        Timestamp failedAt = rows.getTimestamp("failed_at");
-        boolean running = rows.getBoolean("running");
-        String copying = rows.getString("copying");
-        String state = failure != null ? "FAILED" : running ? "running" : "stopped";
-        if (copying != null) {
-          state += ", copying";
-          copies.add(name + ": initial copy not finished: " + copying);
-        }
-        table.add(List.of(name, state, String.format(Locale.ROOT, "%,d", rows.getLong("applied_sequence")),
-            committed == null ? "" : committed.toInstant() + " (" + ago(committed.toInstant(), now) + ")"));
-        if (failure != null) {
-          failures.add(new String[] {name, failedAt == null ? "" : failedAt.toInstant().toString(), failure});
-        }
+    for (ReplicationRecord record : records) {
+      String name = record.name();
+      String copying = record.unfinishedCopies().stream()
+          .map(copy -> copy.mapping() + " (" + copy.rowsCopied() + " rows so far)")
+          .collect(Collectors.joining(", "));
+      String state = record.failed() ? "FAILED" : record.running() ? "running" : "stopped";
+      if (!copying.isEmpty()) {
+        state += ", copying";
+        copies.add(name + ": initial copy not finished: " + copying);
       }
+      table.add(List.of(name, state, String.format(Locale.ROOT, "%,d", record.appliedSequence().orElse(0)),
+          record.committedAt().map(committed -> committed + " (" + ago(committed, now) + ")").orElse("")));
+      record.failure().ifPresent(failure -> failures.add(
+          new String[] {name, record.failedAt().map(Instant::toString).orElse(""), failure}));
     }
     cli.out.println("Replications in " + target.display() + ":");
-    if (table.isEmpty()) {
-      cli.out.println("  none recorded.");
-      return Main.OK;
-    }
     TablePrinter.print(cli.out, List.of("replication", "state", "applied sequence", "last commit"),
         List.of(false, false, true, false), table);
     for (String copy : copies) {

@@ -1,14 +1,12 @@
 package io.kv2pg.cli;
 
 import io.kv2pg.Replication;
+import io.kv2pg.ReplicationException;
 import io.kv2pg.ReplicationState;
 import io.kv2pg.ReplicationStatus;
 import io.kv2pg.RunningReplication;
 import io.kv2pg.TreeMapping;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.OptionalLong;
 import java.util.Locale;
@@ -84,21 +82,15 @@ final class SyncCommand extends CliCommand {
     }
   }
 
-  /** The replication's checkpoint, if it has one. */
+  /** The replication's checkpoint, if it has one (0 for a row that has not committed one). */
   static OptionalLong appliedSequence(PostgresTarget target, String name) {
-    try (Connection connection = target.connectOrExplain();
-        PreparedStatement statement = connection.prepareStatement("select applied_sequence from kv2pg.replication"
-            + " where to_regclass('kv2pg.replication') is not null and name = ?")) {
-      statement.setString(1, name);
-      try (ResultSet rows = statement.executeQuery()) {
-        return rows.next() ? OptionalLong.of(rows.getLong(1)) : OptionalLong.empty();
-      }
-    } catch (SQLException e) {
-      if ("42P01".equals(e.getSQLState())) {
-        return OptionalLong.empty();
-      }
+    try {
+      return target.records().read(name)
+          .map(record -> OptionalLong.of(record.appliedSequence().orElse(0)))
+          .orElse(OptionalLong.empty());
+    } catch (ReplicationException e) {
       throw new CliException(Main.FOUND, "cannot read the checkpoint of replication '" + name + "': "
-          + PostgresTarget.describe(e), e);
+          + (e.getCause() instanceof SQLException cause ? PostgresTarget.describe(cause) : e.getMessage()), e);
     }
   }
 

@@ -1,19 +1,27 @@
 package io.kv2pg.sink;
 
 import io.kv2pg.ReplicationException;
+import io.kv2pg.ReplicationRecord;
+import io.kv2pg.ReplicationRecord.MappingCopy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
- * kv2pg's own tables in schema {@code kv2pg}: per replication, the last applied sequence number
- * (written in the same transaction as the rows it covers) and the last failure; per tree mapping,
- * the progress of its initial copy.
+ * kv2pg's own tables in schema {@code kv2pg}: {@code kv2pg.replication}, per replication, the last
+ * applied sequence number (written in the same transaction as the rows it covers), the last
+ * failure and the fencing epoch; {@code kv2pg.mapping_copy}, per tree mapping, the progress of its
+ * initial copy.
  *
  * <p>Every method works inside the caller's transaction and commits nothing, except where it
  * says so.
@@ -22,6 +30,9 @@ import java.util.OptionalLong;
  * may get the lock back after another runner took over). So each runner claims the checkpoint
  * row by incrementing its epoch, and every transaction that commits rows proves, through the
  * checkpoint row, that the epoch is still its own.
+ *
+ * <p>The one owner of these tables: no other class names them. {@link #records} and {@link
+ * #forget} serve the public {@link io.kv2pg.ReplicationRecords}.
  *
  * <p>Concurrency: not thread-safe; the writer thread alone uses an instance.
  */
@@ -340,6 +351,138 @@ public final class CheckpointStore {
       statement.setLong(5, progress.rowsCopied());
       statement.setBoolean(6, progress.completed());
       statement.executeUpdate();
+    }
+  }
+  /**
+   * Reads what the database records about one replication name, or about every one when {@code
+   * name} is {@code null}, ordered by name. Reads nothing and returns an empty list when kv2pg's
+   * tables do not exist. Commits nothing: under REPEATABLE READ the records belong to the
+   * caller's snapshot.
+   */
+  public static List<ReplicationRecord> records(Connection connection, String name) throws SQLException {
+    boolean hasReplications;
+    boolean hasCopies;
+    try (Statement statement = connection.createStatement();
+        ResultSet exists = statement.executeQuery("select to_regclass('\"kv2pg\".\"replication\"') is not null,"
+            + " to_regclass('\"kv2pg\".\"mapping_copy\"') is not null")) {
+      exists.next();
+      hasReplications = exists.getBoolean(1);
+      hasCopies = exists.getBoolean(2);
+    }
+    if (!hasReplications) {
+      return List.of();
+    }
+    Map<String, List<MappingCopy>> copies = new HashMap<>();
+    if (hasCopies) {
+      try (PreparedStatement statement = connection.prepareStatement("""
+          select "replication", "mapping", "snapshot_sequence", "rows_copied", "completed_at"
+          from "kv2pg"."mapping_copy\"""" + (name == null ? "" : " where \"replication\" = ?")
+          + " order by \"replication\", \"mapping\"")) {
+        if (name != null) {
+          statement.setString(1, name);
+        }
+        try (ResultSet rows = statement.executeQuery()) {
+          while (rows.next()) {
+            copies.computeIfAbsent(rows.getString(1), r -> new ArrayList<>()).add(new MappingCopy(
+                rows.getString(2), rows.getLong(3), rows.getLong(4), instant(rows, 5)));
+          }
+        }
+      }
+    }
+    // A runner holds a session advisory lock on (LOCK_CLASS, hashtext(name)): objsubid 2 is the
+    // two-key form.
+    List<ReplicationRecord> records = new ArrayList<>();
+    try (PreparedStatement statement = connection.prepareStatement("""
+        select r."name", r."applied_sequence", r."committed_at", r."epoch", r."failure", r."failed_at",
+          exists (select 1 from pg_locks l where l.locktype = 'advisory' and l.granted
+                  and l.classid = %d::oid and l.objid = hashtext(r."name")::oid and l.objsubid = 2
+                  and l.database = (select oid from pg_database where datname = current_database()))
+        from "kv2pg"."replication" r""".formatted(LOCK_CLASS)
+        + (name == null ? "" : " where r.\"name\" = ?") + " order by r.\"name\"")) {
+      if (name != null) {
+        statement.setString(1, name);
+      }
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          String replication = rows.getString(1);
+          long applied = rows.getLong(2);
+          OptionalLong appliedSequence = rows.wasNull() ? OptionalLong.empty() : OptionalLong.of(applied);
+          records.add(new ReplicationRecord(replication, appliedSequence, instant(rows, 3), rows.getLong(4),
+              Optional.ofNullable(rows.getString(5)), instant(rows, 6), rows.getBoolean(7),
+              copies.getOrDefault(replication, List.of())));
+        }
+      }
+    }
+    return records;
+  }
+
+  private static Optional<Instant> instant(ResultSet rows, int column) throws SQLException {
+    OffsetDateTime time = rows.getObject(column, OffsetDateTime.class);
+    return time == null ? Optional.empty() : Optional.of(time.toInstant());
+  }
+
+  /** What {@link #forget} did. */
+  public enum Forgotten {
+    /** Rows were deleted and the deletion committed. */
+    DELETED,
+    /** Nothing was recorded: kv2pg's tables are missing, or hold nothing that matched. */
+    NOTHING,
+    /** A runner holds the replication's lock: nothing was deleted. */
+    RUNNING
+  }
+
+  /**
+   * Deletes, and commits, the replication's checkpoint row and every mapping's copy progress, or
+   * only the copy progress of {@code mapping} when it is not {@code null}; refuses while a runner
+   * holds the replication's lock. Holds that lock for the deleting transaction, so that no runner
+   * starts meanwhile: one that starts right after finds no checkpoint (or no copy row for the
+   * mapping) and copies again.
+   */
+  public Forgotten forget(Connection connection, String mapping) throws SQLException {
+    try {
+      try (Statement statement = connection.createStatement();
+          ResultSet exists = statement.executeQuery("select to_regclass('\"kv2pg\".\"replication\"') is not null"
+              + " and to_regclass('\"kv2pg\".\"mapping_copy\"') is not null")) {
+        exists.next();
+        if (!exists.getBoolean(1)) {
+          connection.commit();
+          return Forgotten.NOTHING;
+        }
+      }
+      try (PreparedStatement statement =
+          connection.prepareStatement("select pg_try_advisory_xact_lock(?, hashtext(?))")) {
+        statement.setInt(1, LOCK_CLASS);
+        statement.setString(2, replication);
+        try (ResultSet rows = statement.executeQuery()) {
+          rows.next();
+          if (!rows.getBoolean(1)) {
+            connection.rollback();
+            return Forgotten.RUNNING;
+          }
+        }
+      }
+      int deleted;
+      try (PreparedStatement statement = connection.prepareStatement(mapping == null
+          ? "delete from \"kv2pg\".\"mapping_copy\" where \"replication\" = ?"
+          : "delete from \"kv2pg\".\"mapping_copy\" where \"replication\" = ? and \"mapping\" = ?")) {
+        statement.setString(1, replication);
+        if (mapping != null) {
+          statement.setString(2, mapping);
+        }
+        deleted = statement.executeUpdate();
+      }
+      if (mapping == null) {
+        try (PreparedStatement statement =
+            connection.prepareStatement("delete from \"kv2pg\".\"replication\" where \"name\" = ?")) {
+          statement.setString(1, replication);
+          deleted += statement.executeUpdate();
+        }
+      }
+      connection.commit();
+      return deleted > 0 ? Forgotten.DELETED : Forgotten.NOTHING;
+    } catch (SQLException | RuntimeException e) {
+      connection.rollback();
+      throw e;
     }
   }
 }

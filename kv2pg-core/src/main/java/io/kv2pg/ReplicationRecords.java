@@ -1,0 +1,178 @@
+package io.kv2pg;
+
+import io.kv2pg.sink.CheckpointStore;
+import io.kv2pg.sink.PostgresConnector;
+import io.kv2pg.sink.SqlStates;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import javax.sql.DataSource;
+
+/**
+ * What a PostgreSQL database records about kv2pg's replications: read every replication's
+ * checkpoint, failure and copy progress, and forget a replication (or one of its mappings) so
+ * that its next start copies again. The supported way to reach kv2pg's own tables; their layout
+ * is kv2pg's to change.
+ *
+ * <pre>{@code
+ * ReplicationRecords records = ReplicationRecords.of("jdbc:postgresql://localhost:5432/app?user=app");
+ * for (ReplicationRecord record : records.list()) {
+ *   System.out.println(record.name() + " " + record.appliedSequence() + " " + record.failure());
+ * }
+ * records.forget("orders");             // the next start of "orders" copies every mapping again
+ * records.forget("orders", "orders-cf"); // the next start copies only that mapping again
+ * }</pre>
+ *
+ * <p>A database kv2pg never ran against (without kv2pg's tables) records nothing: {@link #list()}
+ * is empty and {@link #read} is empty; reading never creates the tables.
+ *
+ * <p>Every method opens a connection of its own, works in one transaction and closes the
+ * connection before it returns; no method leaves locks or open transactions behind. Errors
+ * reaching or querying Postgres are thrown as {@link ReplicationException}, whose message names
+ * the database with every password masked. Names are compared exactly; a name no replication
+ * could have simply matches nothing.
+ *
+ * <p>Immutable and thread-safe: one instance may serve many threads at once.
+ */
+public final class ReplicationRecords {
+  private final PostgresConnector postgres;
+
+  private ReplicationRecords(PostgresConnector postgres) {
+    this.postgres = postgres;
+  }
+
+  /**
+   * Returns the records of the database at a pgjdbc URL, such as {@code
+   * jdbc:postgresql://localhost:5432/app?user=app&password=secret}. Connects only when a method
+   * is called; the password is never logged or shown.
+   *
+   * @param jdbcUrl the database's JDBC URL; must not be {@code null}
+   * @throws NullPointerException if {@code jdbcUrl} is {@code null}
+   * @throws IllegalArgumentException if {@code jdbcUrl} is not a pgjdbc URL (the message names only
+   *     its scheme)
+   */
+  public static ReplicationRecords of(String jdbcUrl) {
+    Objects.requireNonNull(jdbcUrl, "postgres jdbcUrl must not be null");
+    String problem = PostgresConnector.urlProblem(jdbcUrl);
+    if (problem != null) {
+      throw new IllegalArgumentException("postgres jdbcUrl " + problem);
+    }
+    return new ReplicationRecords(PostgresConnector.forUrl(jdbcUrl, "kv2pg-records"));
+  }
+
+  /**
+   * Returns the records of the database an application's data source reaches. Each method takes
+   * one connection from it, turns auto-commit off, and closes it before returning.
+   *
+   * @param dataSource the data source; must not be {@code null}
+   * @throws NullPointerException if {@code dataSource} is {@code null}
+   */
+  public static ReplicationRecords of(DataSource dataSource) {
+    Objects.requireNonNull(dataSource, "postgres dataSource must not be null");
+    return new ReplicationRecords(PostgresConnector.forDataSource(dataSource));
+  }
+
+  /**
+   * Returns every replication the database records, ordered by name, read in one transaction.
+   *
+   * @return the records; empty if there are none or kv2pg's tables do not exist; never {@code null}
+   * @throws ReplicationException if Postgres cannot be reached or read
+   */
+  public List<ReplicationRecord> list() {
+    return read(null, "read the replications");
+  }
+
+  /**
+   * Returns what the database records about one replication name.
+   *
+   * @param name the replication's name ({@link Replication#name()}); must not be {@code null}
+   * @return the record, or empty if the name has none or kv2pg's tables do not exist
+   * @throws NullPointerException if {@code name} is {@code null}
+   * @throws ReplicationException if Postgres cannot be reached or read
+   */
+  public Optional<ReplicationRecord> read(String name) {
+    Objects.requireNonNull(name, "name must not be null");
+    return read(name, "read replication '" + name + "'").stream().findFirst();
+  }
+
+  private List<ReplicationRecord> read(String name, String what) {
+    try (Connection connection = postgres.open()) {
+      connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+      try {
+        return CheckpointStore.records(connection, name);
+      } finally {
+        connection.rollback();
+      }
+    } catch (SQLException e) {
+      throw failed(what, e);
+    }
+  }
+
+  /**
+   * Forgets a replication: deletes its checkpoint and every mapping's copy progress, so that its
+   * next start copies every mapping again from a new store snapshot and then streams from there.
+   * The mapped tables are left as they are: the copy upserts into them, so rows whose keys left
+   * the store stay until you delete them (or drop or truncate the tables before the next start).
+   *
+   * <p>Refuses while a runner holds the replication's lock; the check and the deletion are one
+   * transaction that holds that lock, so no runner starts in between.
+   *
+   * @param name the replication's name; must not be {@code null}
+   * @return whether anything was recorded (and is now forgotten)
+   * @throws NullPointerException if {@code name} is {@code null}
+   * @throws IllegalStateException if the replication is running; nothing is deleted
+   * @throws ReplicationException if Postgres cannot be reached or written
+   */
+  public boolean forget(String name) {
+    Objects.requireNonNull(name, "name must not be null");
+    return forget(name, null, "forget replication '" + name + "'");
+  }
+
+  /**
+   * Forgets one mapping's copy progress, so that the next start of the replication copies that
+   * mapping again (after bringing the other, complete tables up to the copy's snapshot, as for a
+   * mapping added to an existing replication) while the others go on streaming. The mapping's
+   * table is left as it is: the copy upserts into it.
+   *
+   * <p>Refuses while a runner holds the replication's lock, as {@link #forget(String)} does.
+   *
+   * @param name the replication's name; must not be {@code null}
+   * @param mapping the mapping's name ({@link TreeMapping#name()}); must not be {@code null}
+   * @return whether the mapping had copy progress (now forgotten)
+   * @throws NullPointerException if {@code name} or {@code mapping} is {@code null}
+   * @throws IllegalStateException if the replication is running; nothing is deleted
+   * @throws ReplicationException if Postgres cannot be reached or written
+   */
+  public boolean forget(String name, String mapping) {
+    Objects.requireNonNull(name, "name must not be null");
+    Objects.requireNonNull(mapping, "mapping must not be null");
+    return forget(name, mapping, "forget mapping '" + mapping + "' of replication '" + name + "'");
+  }
+
+  private boolean forget(String name, String mapping, String what) {
+    CheckpointStore.Forgotten forgotten;
+    try (Connection connection = postgres.open()) {
+      forgotten = new CheckpointStore(name).forget(connection, mapping);
+    } catch (SQLException e) {
+      throw failed(what, e);
+    }
+    if (forgotten == CheckpointStore.Forgotten.RUNNING) {
+      throw new IllegalStateException("Cannot " + what + ": it is running against " + postgres.describe()
+          + " (a process or RunningReplication holds its lock). Stop it first; nothing was forgotten.");
+    }
+    return forgotten == CheckpointStore.Forgotten.DELETED;
+  }
+
+  private ReplicationException failed(String what, SQLException e) {
+    return new ReplicationException("Could not " + what + " in " + postgres.describe() + ": "
+        + PostgresConnector.mask(SqlStates.describe(e)), e);
+  }
+
+  /** Returns where the records are read, with any password masked. */
+  @Override
+  public String toString() {
+    return "ReplicationRecords[" + postgres.describe() + "]";
+  }
+}
