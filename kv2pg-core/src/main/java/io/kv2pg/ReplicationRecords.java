@@ -166,7 +166,7 @@ public final class ReplicationRecords {
   }
 
   private ReplicationException failed(String what, SQLException e) {
-    return new ReplicationException("Could not " + what + " in " + postgres.describe() + ": "
+    return new ReplicationException(ReplicationException.Kind.POSTGRES, "Could not " + what + " in " + postgres.describe() + ": "
         + PostgresConnector.mask(SqlStates.describe(e)), e);
   }
 
