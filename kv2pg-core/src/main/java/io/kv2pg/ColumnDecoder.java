@@ -1,6 +1,6 @@
 package io.kv2pg;
 
-import io.kv2pg.change.FieldDecoder;
+import io.kv2pg.internal.decode.FieldDecoder;
 
 /**
  * How one column of a declared table is decoded from bytes (the key after the mapping's prefix,

@@ -1,7 +1,7 @@
 package io.kv2pg;
 
-import io.kv2pg.change.FieldDecoders;
-import io.kv2pg.change.FieldDecoders.JsonKind;
+import io.kv2pg.internal.decode.FieldDecoders;
+import io.kv2pg.internal.decode.FieldDecoders.JsonKind;
 import java.util.Objects;
 import java.util.function.Function;
 

@@ -1,9 +1,11 @@
 package io.kv2pg;
 
-import io.kv2pg.sink.PostgresConnector;
-import io.kv2pg.source.PrimaryWalSource;
-import io.kv2pg.source.WalRetention;
-import io.kv2pg.source.WalSource;
+import io.kv2pg.internal.engine.ReplicationEngine;
+import io.kv2pg.internal.postgres.PostgresConnector;
+import io.kv2pg.internal.rocksdb.PrimaryWalSource;
+import io.kv2pg.internal.rocksdb.WalRetention;
+import io.kv2pg.internal.rocksdb.WalSource;
+import io.kv2pg.internal.table.MappingPlan;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -81,9 +83,14 @@ public final class Replication {
   }
 
   RunningReplication start(WalSource source) {
-    ReplicationEngine engine = new ReplicationEngine(name, source, postgres, trees, copyChunkRows);
+    ReplicationEngine engine = new ReplicationEngine(name, source, postgres, plans(), copyChunkRows);
     engine.start();
     return engine;
+  }
+
+  /** Returns how the engine runs each mapping, in the replication's order. */
+  List<MappingPlan> plans() {
+    return trees.stream().map(TreeMapping::plan).toList();
   }
 
   @Override
@@ -101,7 +108,7 @@ public final class Replication {
     private String jdbcUrl;
     private DataSource dataSource;
     private final List<TreeMapping> trees = new ArrayList<>();
-    private int copyChunkRows = InitialCopy.CHUNK_ROWS;
+    private int copyChunkRows = ReplicationEngine.DEFAULT_COPY_CHUNK_ROWS;
 
     private Builder() {}
 

@@ -1,8 +1,8 @@
 package io.kv2pg;
 
-import io.kv2pg.sink.CheckpointStore;
-import io.kv2pg.sink.PostgresConnector;
-import io.kv2pg.sink.SqlStates;
+import io.kv2pg.internal.postgres.CheckpointStore;
+import io.kv2pg.internal.postgres.PostgresConnector;
+import io.kv2pg.internal.postgres.SqlStates;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;

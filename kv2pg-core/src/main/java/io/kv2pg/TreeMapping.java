@@ -1,18 +1,17 @@
 package io.kv2pg;
 
+import io.kv2pg.internal.table.DeclaredMappingPlan;
+import io.kv2pg.internal.table.MappingPlan;
+import io.kv2pg.internal.table.PreparedSql;
+import io.kv2pg.internal.table.StatementMappingPlan;
+import io.kv2pg.internal.table.TableDefinition;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
-import java.util.Set;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
-import io.kv2pg.change.Route;
-import io.kv2pg.sink.DeclaredTableWriter;
-import io.kv2pg.sink.PreparedSql;
-import io.kv2pg.sink.StatementTableWriter;
-import io.kv2pg.sink.TableDefinition;
-import io.kv2pg.sink.TableWriter;
+import java.util.Set;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.RocksDBException;
 
@@ -26,42 +25,24 @@ import org.rocksdb.RocksDBException;
  */
 public final class TreeMapping {
   private final ColumnFamilyHandle columnFamily;
-  private final String treeName;
   private final String name;
-  private final byte[] prefix;
-  private final List<String> createCommands;
-  private final PreparedSql insert;
-  private final InsertParameters insertParameters;
-  private final PreparedSql remove;
-  private final RemoveParameters removeParameters;
-  private final PreparedSql removeRange;
-  private final RemoveRangeParameters removeRangeParameters;
-  private final String schema;
-  private final String table;
-  private final List<TableDefinition.Column> keyColumns;
-  private final List<TableDefinition.Column> valueColumns;
-  private final String rawKeyColumn;
+  private final MappingPlan plan;
 
   private TreeMapping(Builder builder, String treeName) {
     this.columnFamily = builder.columnFamily;
-    this.treeName = treeName;
-    this.prefix = builder.prefix.clone();
+    byte[] prefix = builder.prefix.clone();
     this.name =
         builder.name != null
             ? builder.name
             : prefix.length == 0 ? treeName : treeName + "/" + HexFormat.of().formatHex(prefix);
-    this.createCommands = List.copyOf(builder.createCommands);
-    this.insert = builder.insert;
-    this.insertParameters = builder.insertParameters;
-    this.remove = builder.remove;
-    this.removeParameters = builder.removeParameters;
-    this.removeRange = builder.removeRange;
-    this.removeRangeParameters = builder.removeRangeParameters;
-    this.schema = builder.schema;
-    this.table = builder.table;
-    this.keyColumns = List.copyOf(builder.keyColumns);
-    this.valueColumns = List.copyOf(builder.valueColumns);
-    this.rawKeyColumn = builder.rawKeyColumn;
+    this.plan = builder.table != null
+        ? new DeclaredMappingPlan(name, treeName, columnFamily, prefix,
+            new TableDefinition(builder.schema, builder.table, List.copyOf(builder.keyColumns),
+                List.copyOf(builder.valueColumns), builder.rawKeyColumn, prefix.length),
+            builder.createCommands)
+        : new StatementMappingPlan(name, treeName, columnFamily, prefix, builder.createCommands,
+            builder.insert, builder.insertParameters, builder.remove, builder.removeParameters,
+            builder.removeRange, builder.removeRangeParameters);
   }
 
   /**
@@ -85,54 +66,22 @@ public final class TreeMapping {
 
   /** Returns the name of the column family the mapping reads. */
   public String treeName() {
-    return treeName;
+    return plan.treeName();
   }
 
   /** Returns a copy of the key prefix (empty for the whole tree). */
   public byte[] prefix() {
-    return prefix.clone();
-  }
-
-  ColumnFamilyHandle columnFamily() {
-    return columnFamily;
-  }
-
-  /**
-   * Returns what the mapping reads and writes, to notice a mapping that changed since it was
-   * copied: its tree, prefix, and table declaration or statements.
-   */
-  String fingerprint() {
-    String target = table != null ? definition().createSql() : insert.original() + "\n" + remove.original();
-    return treeName + "\n" + HexFormat.of().formatHex(prefix) + "\n" + target;
-  }
-
-  /** Returns where each mapping reads, indexed by its position in {@code mappings}. */
-  static List<Route> routes(List<TreeMapping> mappings) {
-    List<Route> routes = new ArrayList<>(mappings.size());
-    for (int i = 0; i < mappings.size(); i++) {
-      TreeMapping mapping = mappings.get(i);
-      routes.add(new Route(i, mapping.name, mapping.columnFamily.getID(), mapping.treeName, mapping.prefix));
-    }
-    return routes;
+    return plan.prefix();
   }
 
   /** Returns whether the mapping is a declared table (rather than user statements). */
   public boolean isDeclaredTable() {
-    return table != null;
+    return plan instanceof DeclaredMappingPlan;
   }
 
-  /** Creates the writer that applies this mapping's changes; {@code index} is its position. */
-  TableWriter writer(int index) {
-    if (table == null) {
-      return new StatementTableWriter(name, treeName, createCommands, insert, insertParameters,
-          remove, removeParameters, removeRange, removeRangeParameters);
-    }
-    return new DeclaredTableWriter(name, treeName, definition(), prefix, index, createCommands);
-  }
-
-  /** Returns the declared table; only for declared mappings. */
-  TableDefinition definition() {
-    return new TableDefinition(schema, table, keyColumns, valueColumns, rawKeyColumn, prefix.length);
+  /** Returns how the engine runs this mapping. */
+  MappingPlan plan() {
+    return plan;
   }
 
   @Override

@@ -1,20 +1,22 @@
 package io.kv2pg;
 
-import io.kv2pg.change.Change;
-import io.kv2pg.change.ChangeBatch;
-import io.kv2pg.change.ChangeRouter;
-import io.kv2pg.change.KeyRanges;
-import io.kv2pg.change.Route;
-import io.kv2pg.sink.CheckpointStore;
-import io.kv2pg.sink.DeclaredTableWriter;
-import io.kv2pg.sink.SqlStates;
-import io.kv2pg.sink.TableVerifier;
-import io.kv2pg.source.PrimaryWalSource;
-import io.kv2pg.source.SnapshotScan;
-import io.kv2pg.source.WalBatch;
-import io.kv2pg.source.WalBatchDecoder;
-import io.kv2pg.source.WalSource;
-import io.kv2pg.source.WalTailer;
+import io.kv2pg.internal.change.Change;
+import io.kv2pg.internal.change.ChangeBatch;
+import io.kv2pg.internal.change.ChangeRouter;
+import io.kv2pg.internal.change.KeyRanges;
+import io.kv2pg.internal.change.Route;
+import io.kv2pg.internal.postgres.CheckpointStore;
+import io.kv2pg.internal.postgres.SqlStates;
+import io.kv2pg.internal.rocksdb.PrimaryWalSource;
+import io.kv2pg.internal.rocksdb.SnapshotScan;
+import io.kv2pg.internal.rocksdb.WalBatch;
+import io.kv2pg.internal.rocksdb.WalBatchDecoder;
+import io.kv2pg.internal.rocksdb.WalSource;
+import io.kv2pg.internal.rocksdb.WalTailer;
+import io.kv2pg.internal.table.DeclaredMappingPlan;
+import io.kv2pg.internal.table.DeclaredTableWriter;
+import io.kv2pg.internal.table.MappingPlan;
+import io.kv2pg.internal.verify.TableVerifier;
 import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -121,7 +123,7 @@ public final class Verification {
             + "' could not catch up with the store's primary: " + e.getMessage(), e);
       }
     }
-    List<TreeMapping> trees = replication.trees();
+    List<MappingPlan> plans = replication.plans();
     // A secondary instance cannot take snapshots; its reads show the state of its last catch-up,
     // which stays fixed during the run since nothing here catches up again.
     Snapshot snapshot = followPrimary ? null : source.database().getSnapshot();
@@ -132,12 +134,11 @@ public final class Verification {
           ? changedBetween(source, applied.getAsLong(), storeSequence)
           : Map.of();
       List<VerificationReport.TableResult> results = new ArrayList<>();
-      for (int i = 0; i < trees.size(); i++) {
-        TreeMapping mapping = trees.get(i);
-        if (!mapping.isDeclaredTable()) {
+      for (int i = 0; i < plans.size(); i++) {
+        if (!(plans.get(i) instanceof DeclaredMappingPlan mapping)) {
           continue;
         }
-        DeclaredTableWriter writer = (DeclaredTableWriter) mapping.writer(i);
+        DeclaredTableWriter writer = mapping.writer(i);
         if (!tableExists(connection, writer)) {
           throw new ReplicationException(ReplicationException.Kind.CONFIGURATION, "Table " + writer.table().displayName() + " of mapping '"
               + mapping.name() + "' does not exist: start the replication to create and fill it.", null);
@@ -181,8 +182,7 @@ public final class Verification {
 
   /** Returns, per mapping, the keys that writes in (from, to] touched. */
   private Map<Integer, Predicate<byte[]>> changedBetween(WalSource source, long from, long to) {
-    List<TreeMapping> trees = replication.trees();
-    List<Route> routes = TreeMapping.routes(trees);
+    List<Route> routes = MappingPlan.routes(replication.plans());
     ChangeRouter router = new ChangeRouter(routes, Map.of(), (family, key) -> new byte[0]);
     Map<Integer, Set<ByteBuffer>> keys = new HashMap<>();
     Map<Integer, List<Change>> ranges = new HashMap<>();
@@ -210,7 +210,7 @@ public final class Verification {
       }
     }
     Map<Integer, Predicate<byte[]>> changed = new HashMap<>();
-    for (int i = 0; i < trees.size(); i++) {
+    for (int i = 0; i < routes.size(); i++) {
       Set<ByteBuffer> touched = keys.getOrDefault(i, Set.of());
       List<Change> removed = ranges.getOrDefault(i, List.of());
       changed.put(i, key -> touched.contains(ByteBuffer.wrap(key))

@@ -1073,7 +1073,7 @@ class DeclaredModelTest {
     }
 
     static byte[] prefixEnd(byte[] prefix) {
-      byte[] end = io.kv2pg.change.KeyRanges.prefixEnd(prefix);
+      byte[] end = io.kv2pg.internal.change.KeyRanges.prefixEnd(prefix);
       return end != null ? end : Arrays.copyOf(prefix, prefix.length + 1);
     }
 

@@ -102,7 +102,7 @@ public final class TestStore implements AutoCloseable {
     try (RocksIterator it = db.newIterator(family(family))) {
       for (it.seek(prefix); it.isValid(); it.next()) {
         byte[] key = it.key();
-        if (!io.kv2pg.source.SnapshotScan.startsWith(key, prefix)) {
+        if (!io.kv2pg.internal.rocksdb.SnapshotScan.startsWith(key, prefix)) {
           break;
         }
         entries.add(new byte[][] {key, it.value()});

@@ -2,7 +2,8 @@ package io.kv2pg.cli;
 
 import io.kv2pg.ColumnDecoder;
 import io.kv2pg.Decoders;
-import io.kv2pg.sink.PostgresConnector;
+import io.kv2pg.Replication;
+import io.kv2pg.internal.postgres.PostgresConnector;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.StringReader;
@@ -36,7 +37,6 @@ import org.yaml.snakeyaml.nodes.Tag;
  * the line and the field.
  */
 final class ConfigLoader {
-  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.\\-]{1,100}");
   private static final Pattern HEX = Pattern.compile("([0-9A-Fa-f]{2})*");
 
   /** Decoder names and the options each takes. */
@@ -110,9 +110,10 @@ final class ConfigLoader {
     }
     Fields top = fields(root, "", Set.of("name", "rocksdb", "postgres", "tables"));
     String name = string(top.required("name"), "name");
-    if (!NAME.matcher(name).matches()) {
-      throw error(top.required("name"), "name",
-          "must be 1 to 100 letters, digits, '_', '.' or '-' but was '" + name + "'");
+    try {
+      Replication.builder().name(name); // The builder owns the rule; its message names the property.
+    } catch (IllegalArgumentException e) {
+      throw error(top.required("name"), "name", e.getMessage().substring("name ".length()));
     }
 
     Fields rocksdb = fields(top.required("rocksdb"), "rocksdb", Set.of("path", "secondary-path"));

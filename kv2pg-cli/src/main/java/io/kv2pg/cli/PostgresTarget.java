@@ -1,7 +1,7 @@
 package io.kv2pg.cli;
 
 import io.kv2pg.ReplicationRecords;
-import io.kv2pg.sink.PostgresConnector;
+import io.kv2pg.internal.postgres.PostgresConnector;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Objects;

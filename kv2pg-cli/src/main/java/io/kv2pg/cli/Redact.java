@@ -1,6 +1,6 @@
 package io.kv2pg.cli;
 
-import io.kv2pg.sink.PostgresConnector;
+import io.kv2pg.internal.postgres.PostgresConnector;
 
 /**
  * Keeps passwords out of everything the CLI prints. Masks by structure only: a password kept

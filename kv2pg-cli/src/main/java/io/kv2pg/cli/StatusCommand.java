@@ -1,5 +1,6 @@
 package io.kv2pg.cli;
 
+import io.kv2pg.Replication;
 import io.kv2pg.ReplicationRecord;
 import java.nio.file.Path;
 import java.time.Duration;

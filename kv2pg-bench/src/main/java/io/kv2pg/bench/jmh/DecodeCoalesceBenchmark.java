@@ -1,16 +1,16 @@
 package io.kv2pg.bench.jmh;
 
-import io.kv2pg.change.Change;
-import io.kv2pg.change.ChangeBatch;
-import io.kv2pg.change.ChangeGroup;
-import io.kv2pg.change.FieldDecoders;
-import io.kv2pg.change.FieldDecoders.JsonKind;
-import io.kv2pg.sink.DeclaredTableWriter;
-import io.kv2pg.sink.CopyRowEncoder;
-import io.kv2pg.sink.RowFormatter;
-import io.kv2pg.sink.TableDefinition;
-import io.kv2pg.sink.TableDefinition.Column;
-import io.kv2pg.source.WalBatchDecoder;
+import io.kv2pg.internal.change.Change;
+import io.kv2pg.internal.change.ChangeBatch;
+import io.kv2pg.internal.change.ChangeGroup;
+import io.kv2pg.internal.decode.FieldDecoders;
+import io.kv2pg.internal.decode.FieldDecoders.JsonKind;
+import io.kv2pg.internal.rocksdb.WalBatchDecoder;
+import io.kv2pg.internal.table.CopyRowEncoder;
+import io.kv2pg.internal.table.DeclaredTableWriter;
+import io.kv2pg.internal.table.RowFormatter;
+import io.kv2pg.internal.table.TableDefinition;
+import io.kv2pg.internal.table.TableDefinition.Column;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.sql.SQLException;

@@ -1,0 +1,209 @@
+package io.kv2pg.internal.engine;
+
+import io.kv2pg.ReplicationException;
+import io.kv2pg.internal.change.Change;
+import io.kv2pg.internal.postgres.CheckpointStore;
+import io.kv2pg.internal.postgres.CheckpointStore.CopyProgress;
+import io.kv2pg.internal.postgres.PostgresSession;
+import io.kv2pg.internal.postgres.SqlStates;
+import io.kv2pg.internal.rocksdb.SnapshotScan;
+import io.kv2pg.internal.table.MappingPlan;
+import io.kv2pg.internal.table.TableWriter;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
+import java.util.function.LongConsumer;
+import java.util.function.Supplier;
+import org.rocksdb.RocksDB;
+import org.rocksdb.Snapshot;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Copies one mapping's entries from a snapshot in chunks, each committed with the copy's progress,
+ * so that an interrupted copy resumes after the last committed key.
+ */
+final class InitialCopy {
+  private static final Logger LOG = LoggerFactory.getLogger(InitialCopy.class);
+  /**
+   * Rows per transaction. Each commit costs round trips and a WAL flush during which Postgres
+   * waits: about 5 % of a narrow copy's time at 20,000 rows, 2 % at 50,000. Larger chunks gain
+   * little more and live long enough to reach the old generation: at 100,000, a copy under a
+   * 256 MiB heap spent eight times as long in GC.
+   */
+  static final int CHUNK_ROWS = 50_000;
+  /** Key and value bytes per transaction, which bounds the memory of the chunks in flight. */
+  private static final long CHUNK_BYTES = 8L << 20;
+
+  /** How long closing waits for the snapshot reader, which ends within a chunk once interrupted. */
+  private static final Duration SCAN_JOIN_TIMEOUT = Duration.ofSeconds(30);
+
+  private final String logName;
+  private final RocksDB database;
+  private final CheckpointStore checkpoints;
+  private final BooleanSupplier stopping;
+  private final int chunkRows;
+
+  InitialCopy(String logName, RocksDB database, CheckpointStore checkpoints, BooleanSupplier stopping,
+      int chunkRows) {
+    this.chunkRows = chunkRows;
+    this.logName = logName;
+    this.database = database;
+    this.checkpoints = checkpoints;
+    this.stopping = stopping;
+  }
+
+  /**
+   * Copies the mapping's entries after {@code resumeAfter}.
+   *
+   * @return whether the copy completed; {@code false} if the replication is stopping
+   */
+  boolean copy(PostgresSession session, MappingPlan mapping, int index, TableWriter writer,
+      Snapshot snapshot, CopyProgress start, LongConsumer rowsCopied)
+      throws SQLException, PostgresSession.Abandoned {
+    long sequence = snapshot.getSequenceNumber();
+    LOG.info("kv2pg[{}]: copying mapping '{}' from the snapshot at sequence {}{}", logName,
+        mapping.name(), sequence, start.resumeAfter() == null ? "" : " (resuming)");
+    long rows = start.rowsCopied();
+    byte[] lastCopied = start.resumeAfter();
+    boolean nothingAhead = false; // known: the table holds no row of the mapping after lastCopied
+    try (Prefetcher scan = new Prefetcher("kv2pg-" + logName + "-copy-reader", chunkRows,
+        () -> new SnapshotScan(database, mapping.columnFamily(), snapshot, mapping.prefix(),
+            start.resumeAfter()),
+        entry -> new Change(index, entry.key(), entry.value(), sequence))) {
+      while (true) {
+        if (stopping.getAsBoolean()) {
+          LOG.info("kv2pg[{}]: copy of '{}' interrupted by stop after {} rows; it resumes at the"
+              + " next start", logName, mapping.name(), rows);
+          return false;
+        }
+        Prefetcher.Chunk chunk = scan.next();
+        List<Change> changes = chunk.changes();
+        // A chunk may end early on its byte budget: only the scan knows whether more follow.
+        boolean done = chunk.done();
+        byte[] copiedThrough = lastCopied;
+        byte[] last = changes.isEmpty() ? lastCopied : changes.get(changes.size() - 1).key();
+        CopyProgress progress = new CopyProgress(sequence, last, rows + changes.size(), done);
+        boolean known = nothingAhead;
+        nothingAhead = session.run((connection, retry) -> {
+          if (retry && alreadySaved(connection, mapping.name(), progress)) {
+            return false; // Unknown again: the next chunk checks.
+          }
+          try {
+            boolean stillNothingAhead = writer.copy(connection, changes, copiedThrough, known);
+            checkpoints.saveCopyProgress(connection, mapping.name(), progress);
+            connection.commit();
+            return stillNothingAhead;
+          } catch (SQLException e) {
+            connection.rollback();
+            if (SqlStates.isTransient(e)) {
+              throw e;
+            }
+            ReplicationException refused = writer.findRefused(connection, changes, false);
+            connection.rollback();
+            if (refused != null) {
+              throw refused;
+            }
+            throw e;
+          } catch (RuntimeException e) {
+            connection.rollback();
+            throw e;
+          }
+        });
+        rows = progress.rowsCopied();
+        lastCopied = last;
+        rowsCopied.accept(changes.size());
+        if (done) {
+          LOG.info("kv2pg[{}]: copied mapping '{}': {} rows", logName, mapping.name(), rows);
+          return true;
+        }
+      }
+    }
+  }
+
+  /**
+   * Reads the snapshot one chunk ahead of the writer, on a thread of its own, so that reading
+   * RocksDB overlaps with Postgres writing the previous chunk. Holds at most two chunks besides
+   * the one being written. {@link #close()} returns once the scan is closed, so the snapshot may
+   * be released after it.
+   */
+  private static final class Prefetcher implements AutoCloseable {
+    /** A chunk of entries, as changes; {@code done} when no entry follows. */
+    record Chunk(List<Change> changes, boolean done, Throwable failure) {}
+
+    private final BlockingQueue<Chunk> ready = new ArrayBlockingQueue<>(1);
+    private final Thread thread;
+
+    /**
+     * Starts reading; {@code toChange} runs on the reading thread, so that a chunk's entries are
+     * garbage at once and only its changes wait in memory.
+     */
+    Prefetcher(String threadName, int chunkRows, Supplier<SnapshotScan> open,
+        Function<SnapshotScan.Entry, Change> toChange) {
+      thread = new Thread(() -> read(open, chunkRows, toChange), threadName);
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    private void read(Supplier<SnapshotScan> open, int chunkRows,
+        Function<SnapshotScan.Entry, Change> toChange) {
+      try {
+        try (SnapshotScan scan = open.get()) {
+          while (true) {
+            List<SnapshotScan.Entry> entries = scan.next(chunkRows, CHUNK_BYTES);
+            List<Change> changes = new ArrayList<>(entries.size());
+            for (SnapshotScan.Entry entry : entries) {
+              changes.add(toChange.apply(entry));
+            }
+            boolean done = scan.atEnd();
+            ready.put(new Chunk(changes, done, null));
+            if (done) {
+              return;
+            }
+          }
+        } catch (RuntimeException | Error e) {
+          ready.put(new Chunk(List.of(), true, e));
+        }
+      } catch (InterruptedException e) {
+        // Closed by the writer.
+      }
+    }
+
+    /** Returns the next chunk, waiting for it; rethrows what the scan threw. */
+    Chunk next() {
+      try {
+        Chunk chunk = ready.take();
+        if (chunk.failure() instanceof RuntimeException e) {
+          throw e;
+        }
+        if (chunk.failure() instanceof Error e) {
+          throw e;
+        }
+        return chunk;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new ReplicationException(ReplicationException.Kind.INTERRUPTED, "kv2pg: interrupted while reading the snapshot", e);
+      }
+    }
+
+    @Override
+    public void close() {
+      thread.interrupt();
+      Threads.joinUninterruptibly(thread, SCAN_JOIN_TIMEOUT, thread.getName());
+    }
+  }
+
+  private boolean alreadySaved(java.sql.Connection connection, String mapping, CopyProgress progress)
+      throws SQLException {
+    CopyProgress saved = checkpoints.copyProgress(connection).get(mapping);
+    connection.commit();
+    return saved != null && saved.rowsCopied() >= progress.rowsCopied()
+        && saved.snapshotSequence() == progress.snapshotSequence()
+        && (saved.completed() || !progress.completed());
+  }
+}

@@ -1,0 +1,124 @@
+package io.kv2pg.internal.engine;
+
+import io.kv2pg.ReplicationException;
+import io.kv2pg.internal.change.ChangeRouter;
+import io.kv2pg.internal.change.CopiedRange;
+import io.kv2pg.internal.postgres.CheckpointStore.CopyProgress;
+import io.kv2pg.internal.rocksdb.DroppedFamilyCheck;
+import io.kv2pg.internal.rocksdb.WalBatch;
+import io.kv2pg.internal.rocksdb.WalBatchDecoder;
+import io.kv2pg.internal.rocksdb.WalSource;
+import io.kv2pg.internal.rocksdb.WalTailer;
+import io.kv2pg.internal.table.MappingPlan;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.RocksDBException;
+
+/**
+ * The reader thread: tails the WAL from the checkpoint, routes each write batch to the mappings
+ * that read it, and puts the batches in the queue, which bounds its memory. Ends when the queue
+ * is aborted, when a stop has drained, or on an error, which it hands to the writer through the
+ * queue.
+ *
+ * <p>Concurrency: owns its thread and the WAL decoder; shares only the queue and the stop signal.
+ */
+final class LogReader {
+  private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+  private static final long FAMILY_CHECK_NANOS = TimeUnit.SECONDS.toNanos(10);
+  /** How long the writer waits for the reader to end; it ends within a poll once the queue is aborted. */
+  private static final Duration JOIN_TIMEOUT = Duration.ofSeconds(30);
+
+  private final String name;
+  private final WalSource source;
+  private final List<MappingPlan> mappings;
+  private final ChangeQueue queue;
+  private final StopSignal stop;
+  private Thread thread;
+
+  LogReader(String name, WalSource source, List<MappingPlan> mappings, ChangeQueue queue, StopSignal stop) {
+    this.name = name;
+    this.source = source;
+    this.mappings = mappings;
+    this.queue = queue;
+    this.stop = stop;
+  }
+
+  /** Returns the check that the mapped column families still exist. */
+  DroppedFamilyCheck droppedFamilyCheck() {
+    Map<String, String> mappingByTree = new HashMap<>();
+    mappings.forEach(mapping -> mappingByTree.putIfAbsent(mapping.treeName(), mapping.name()));
+    return new DroppedFamilyCheck(source.database(), mappingByTree, FAMILY_CHECK_NANOS);
+  }
+
+  /**
+   * Starts reading after {@code appliedSequence}; the mappings being copied skip what their copy
+   * has not reached yet.
+   */
+  void start(long appliedSequence, Map<Integer, CopyProgress> copies) {
+    Map<Integer, CopiedRange> copiedRanges = new HashMap<>();
+    copies.forEach((index, start) ->
+        copiedRanges.put(index, new CopiedRange(start.snapshotSequence(), start.resumeAfter())));
+    Map<Integer, ColumnFamilyHandle> families = new HashMap<>();
+    mappings.forEach(mapping -> families.put(mapping.columnFamily().getID(), mapping.columnFamily()));
+    ChangeRouter router = new ChangeRouter(MappingPlan.routes(mappings), copiedRanges, (familyId, key) -> {
+      try {
+        return source.database().get(families.get(familyId), key);
+      } catch (RocksDBException e) {
+        throw new ReplicationException(ReplicationException.Kind.STORE, "RocksDB failed to read back the"
+            + " merged value of key " + HexFormat.of().formatHex(key) + ": " + e.getMessage(), e);
+      }
+    });
+    DroppedFamilyCheck droppedFamilies = droppedFamilyCheck();
+    thread = new Thread(() -> run(router, droppedFamilies, appliedSequence + 1), "kv2pg-" + name + "-reader");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  private void run(ChangeRouter router, DroppedFamilyCheck droppedFamilies, long from) {
+    // The decoder must be created on the thread that uses it.
+    try (WalBatchDecoder decoder = new WalBatchDecoder();
+        WalTailer tailer = new WalTailer(source, decoder, from)) {
+      while (!queue.isAborted()) {
+        if (stop.drained(tailer.nextSequence())) {
+          queue.finish();
+          return;
+        }
+        droppedFamilies.maybeCheck();
+        WalBatch batch = tailer.poll();
+        if (batch == null) {
+          LockSupport.parkNanos(POLL_NANOS);
+          continue;
+        }
+        if (!queue.put(router.route(batch))) {
+          return;
+        }
+      }
+    } catch (ReplicationException e) {
+      queue.fail(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      queue.fail(new ReplicationException(ReplicationException.Kind.INTERRUPTED,
+          "kv2pg[" + name + "]: the log reader was interrupted", e));
+    } catch (Throwable t) {
+      queue.fail(new ReplicationException(ReplicationException.Kind.INTERNAL, "Replication '" + name
+          + "': the log reader failed unexpectedly: " + t + ". Start the replication again to resume"
+          + " after the last commit.", t));
+    }
+  }
+
+  /**
+   * Waits, bounded, for the reader to end after the queue was aborted; the reader holds the WAL
+   * iterator, which must be closed before the store is.
+   */
+  void join() {
+    if (thread != null && thread != Thread.currentThread()) {
+      Threads.joinUninterruptibly(thread, JOIN_TIMEOUT, name);
+    }
+  }
+}

@@ -1,0 +1,273 @@
+package io.kv2pg.internal.engine;
+
+import io.kv2pg.ReplicationException;
+import io.kv2pg.ReplicationState;
+import io.kv2pg.ReplicationStatus;
+import io.kv2pg.RunningReplication;
+import io.kv2pg.internal.postgres.CheckpointStore;
+import io.kv2pg.internal.postgres.CheckpointStore.CopyProgress;
+import io.kv2pg.internal.postgres.PostgresConnector;
+import io.kv2pg.internal.postgres.PostgresSession;
+import io.kv2pg.internal.postgres.SqlStates;
+import io.kv2pg.internal.rocksdb.WalSource;
+import io.kv2pg.internal.table.MappingPlan;
+import io.kv2pg.internal.table.TableWriter;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.rocksdb.Snapshot;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A started replication, and the owner of its threads:
+ *
+ * <ul>
+ *   <li>the <b>writer</b> ({@code kv2pg-<name>-writer}) owns the Postgres session, the copy's
+ *       snapshot and the {@link ApplyLoop}: it prepares the tables, plans the run ({@link
+ *       StartupPlan}), copies, then applies what the reader queues;
+ *   <li>the <b>reader</b> ({@code kv2pg-<name>-reader}, a {@link LogReader}) tails the WAL into
+ *       the bounded {@link ChangeQueue}, the only data the two threads share;
+ *   <li>the <b>watch</b> ({@code kv2pg-<name>-watch}) asks Postgres, now and then, what a
+ *       long-running statement of the writer waits for, for {@link ReplicationStatus#waitingFor()}.
+ * </ul>
+ *
+ * <p>Concurrency: what the run has done is published through {@link Progress}, under its one
+ * monitor; a stop request through {@link StopSignal}. Any thread may call the public methods.
+ * {@link #stop(Duration)} waits, bounded, for the writer, which joins the reader (bounded) before
+ * it ends; the watch ends with the writer.
+ */
+public final class ReplicationEngine implements RunningReplication {
+  private static final Logger LOG = LoggerFactory.getLogger(ReplicationEngine.class);
+  /** Rows per initial-copy transaction unless a test asks for fewer. */
+  public static final int DEFAULT_COPY_CHUNK_ROWS = InitialCopy.CHUNK_ROWS;
+  private static final long QUEUE_WEIGHT = 64L << 20;
+  private static final long WATCH_INTERVAL_MILLIS = 1_000;
+  /** How long a stop waits after cancelling, and again after terminating, kv2pg's server process. */
+  private static final Duration INTERRUPT_GRACE = Duration.ofSeconds(5);
+
+  private final String name;
+  private final WalSource source;
+  private final List<MappingPlan> mappings;
+  private final List<TableWriter> writers = new ArrayList<>();
+  private final int copyChunkRows;
+  private final CheckpointStore checkpoints;
+  private final PostgresSession session;
+  private final ChangeQueue queue = new ChangeQueue(QUEUE_WEIGHT);
+  private final Progress progress;
+  private final StopSignal stop = new StopSignal();
+  private final LogReader reader;
+  private final ApplyLoop applyLoop;
+  private final Thread writerThread;
+  private final Thread watchThread;
+
+  public ReplicationEngine(String name, WalSource source, PostgresConnector postgres, List<MappingPlan> mappings,
+      int copyChunkRows) {
+    this.name = name;
+    this.source = source;
+    this.mappings = List.copyOf(mappings);
+    this.copyChunkRows = copyChunkRows;
+    for (int i = 0; i < mappings.size(); i++) {
+      writers.add(mappings.get(i).writer(i));
+    }
+    this.checkpoints = new CheckpointStore(name);
+    this.session = new PostgresSession(postgres, checkpoints, name, stop::isStopping);
+    this.progress = new Progress(name);
+    this.reader = new LogReader(name, source, this.mappings, queue, stop);
+    this.applyLoop = new ApplyLoop(name, source, this.mappings, queue, session, checkpoints,
+        new ChangeApplier(checkpoints, writers), progress);
+    this.writerThread = new Thread(this::runWriter, "kv2pg-" + name + "-writer");
+    writerThread.setDaemon(true);
+    this.watchThread = new Thread(this::runWatch, "kv2pg-" + name + "-watch");
+    watchThread.setDaemon(true);
+  }
+
+  /** Starts the engine's threads; call once. */
+  public void start() {
+    LOG.info("kv2pg[{}]: starting: {} tree mapping(s) from {}", name, mappings.size(), source.describe());
+    writerThread.start();
+    watchThread.start();
+  }
+
+  private void runWatch() {
+    while (writerThread.isAlive()) {
+      session.checkBlocked();
+      try {
+        writerThread.join(WATCH_INTERVAL_MILLIS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  private void runWriter() {
+    Snapshot snapshot = null;
+    try {
+      reader.droppedFamilyCheck().check();
+      StartupPlan.prepareTables(session, writers);
+      StartupPlan plan = StartupPlan.make(name, source, mappings, session, checkpoints);
+      snapshot = plan.snapshot;
+      reader.start(plan.appliedSequence, plan.copies);
+      progress.startAt(plan.appliedSequence);
+      boolean copied = copy(plan);
+      StartupPlan.release(source, snapshot);
+      snapshot = null;
+      if (!copied) {
+        return;
+      }
+      session.run((connection, retry) -> {
+        checkpoints.clearFailure(connection);
+        return null;
+      });
+      progress.enter(ReplicationState.STREAMING);
+      LOG.info("kv2pg[{}]: streaming from sequence {}", name, progress.appliedSequence() + 1);
+      applyLoop.run(Long.MAX_VALUE);
+    } catch (PostgresSession.Abandoned e) {
+      LOG.warn("kv2pg[{}]: stopped while Postgres was unavailable ({}); what was not committed is"
+          + " applied at the next start", name, e.getCause().getMessage());
+    } catch (ReplicationException e) {
+      fail(e);
+    } catch (PostgresSession.LimitReached e) {
+      fail(new ReplicationException(ReplicationException.Kind.POSTGRES, "Replication '" + name + "' stopped:"
+          + " Postgres failed again and again with " + e.getMessage() + ": " + SqlStates.advice(e.last())
+          + ". Then start the replication again: it resumes after sequence " + progress.appliedSequence()
+          + ".", e));
+    } catch (SQLException e) {
+      fail(new ReplicationException(ReplicationException.Kind.POSTGRES, "Replication '" + name + "' stopped:"
+          + " Postgres refused kv2pg's work: " + SqlStates.describe(e) + ". Check the database permissions"
+          + " and the mapping statements, then start the replication again.", e));
+    } catch (Throwable t) {
+      fail(new ReplicationException(ReplicationException.Kind.INTERNAL, "Replication '" + name + "' stopped"
+          + " on an unexpected error: " + t + ". Start it again to resume after the last commit.", t));
+    } finally {
+      StartupPlan.release(source, snapshot);
+      queue.abort();
+      reader.join();
+      session.close();
+      progress.enter(ReplicationState.STOPPED);
+      LOG.info("kv2pg[{}]: {} at sequence {}", name,
+          progress.state() == ReplicationState.FAILED ? "failed" : "stopped", progress.appliedSequence());
+    }
+  }
+
+  /** Runs the plan's copies; returns {@code false} if a stop interrupted them. */
+  private boolean copy(StartupPlan plan) throws SQLException, PostgresSession.Abandoned, InterruptedException {
+    if (plan.copies.isEmpty()) {
+      return true;
+    }
+    progress.enter(ReplicationState.COPYING);
+    // Bring the tables that are already complete up to the snapshot first, so that when the
+    // copy ends every table shows the store as of the snapshot (foreign keys between an old
+    // table and a newly copied one hold).
+    long snapshotSequence = plan.snapshot.getSequenceNumber();
+    applyLoop.run(snapshotSequence);
+    if (progress.appliedSequence() < snapshotSequence) {
+      return false; // Stopping.
+    }
+    InitialCopy copy = new InitialCopy(name, source.database(), checkpoints, stop::isStopping, copyChunkRows);
+    for (Map.Entry<Integer, CopyProgress> entry : new TreeMap<>(plan.copies).entrySet()) {
+      int index = entry.getKey();
+      if (!copy.copy(session, mappings.get(index), index, writers.get(index), plan.snapshot, entry.getValue(),
+          progress::copied)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void fail(ReplicationException error) {
+    LOG.error("kv2pg[{}]: replication failed: {}", name, error.getMessage(), error);
+    progress.fail(error);
+    Connection connection = session.openConnection();
+    if (connection != null) {
+      try {
+        if (!checkpoints.saveFailure(connection, error.getMessage())) {
+          LOG.info("kv2pg[{}]: failure not recorded in Postgres: another runner owns the checkpoint", name);
+        }
+      } catch (SQLException e) {
+        LOG.warn("kv2pg[{}]: could not record the failure in Postgres: {}", name, SqlStates.describe(e));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  @Override
+  public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
+    if (timeout == null || timeout.isNegative()) {
+      throw new IllegalArgumentException("timeout must not be null or negative");
+    }
+    return progress.awaitCaughtUp(latestSequenceOr(Long.MAX_VALUE), timeout.toNanos());
+  }
+
+  @Override
+  public ReplicationStatus status() {
+    return progress.status(latestSequenceOr(progress.appliedSequence()), session::waitingFor);
+  }
+
+  @Override
+  public void stop() {
+    stop(DEFAULT_STOP_TIMEOUT);
+  }
+
+  @Override
+  public void stop(Duration timeout) {
+    if (timeout == null || timeout.isNegative()) {
+      throw new IllegalArgumentException("timeout must not be null or negative");
+    }
+    long drainTo = latestSequenceOr(progress.appliedSequence());
+    if (stop.request(drainTo)) {
+      session.wake();
+      LOG.info("kv2pg[{}]: stopping after sequence {}", name, drainTo);
+    }
+    if (Thread.currentThread() == writerThread) {
+      return;
+    }
+    try {
+      if (join(timeout)) {
+        return;
+      }
+      // Blocked in Postgres (a lock, a slow statement): cancel, then end kv2pg's server process,
+      // which would otherwise keep waiting while holding the replication's lock.
+      session.interrupt(false);
+      if (join(INTERRUPT_GRACE)) {
+        return;
+      }
+      session.interrupt(true);
+      if (!join(INTERRUPT_GRACE)) {
+        LOG.warn("kv2pg[{}]: stop returns while the writer thread is still running ({})", name, status());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private boolean join(Duration timeout) throws InterruptedException {
+    writerThread.join(Math.max(1, timeout.toMillis()));
+    return !writerThread.isAlive();
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+
+  /** Returns the store's latest sequence, or {@code fallback} if the store was closed. */
+  private long latestSequenceOr(long fallback) {
+    try {
+      return source.latestSequence();
+    } catch (ReplicationException closed) {
+      return fallback;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "RunningReplication[" + name + ", " + progress.state() + "]";
+  }
+}

@@ -1,0 +1,90 @@
+package io.kv2pg.internal.table;
+
+import io.kv2pg.internal.change.Change;
+import io.kv2pg.internal.decode.FieldDecoder;
+import io.kv2pg.internal.decode.FieldInput;
+import io.kv2pg.internal.decode.JsonFieldPlan;
+import java.util.List;
+
+/**
+ * Decodes a change into a declared table's row, as Postgres text fields in {@link
+ * TableDefinition#columnNames()} order, or straight into a COPY. Reads a JSON value once however
+ * many columns read it.
+ * Not thread-safe: one per thread.
+ */
+public final class RowFormatter {
+  private final TableDefinition table;
+  private final TableWriter errors;
+  private final FieldInput keyInput;
+  private final FieldInput valueInput;
+
+  /**
+   * Creates a formatter.
+   *
+   * @param errors builds the error for a change that cannot be decoded
+   */
+  public RowFormatter(TableDefinition table, TableWriter errors) {
+    this.table = table;
+    this.errors = errors;
+    this.keyInput = new FieldInput(JsonFieldPlan.of(decoders(table.keyColumns())));
+    this.valueInput = new FieldInput(JsonFieldPlan.of(decoders(table.valueColumns())));
+  }
+
+  private static List<FieldDecoder> decoders(List<TableDefinition.Column> columns) {
+    return columns.stream().map(TableDefinition.Column::decoder).toList();
+  }
+
+  /**
+   * Returns the row's text fields; {@code null} for SQL {@code NULL}.
+   *
+   * @throws io.kv2pg.ReplicationException naming the key and column that cannot be decoded
+   */
+  public String[] format(Change change) {
+    Object[] values = decode(change);
+    String[] fields = new String[values.length];
+    for (int i = 0; i < values.length; i++) {
+      fields[i] = PgText.format(values[i]);
+    }
+    return fields;
+  }
+
+  /**
+   * Appends the row to a COPY.
+   *
+   * @throws io.kv2pg.ReplicationException naming the key and column that cannot be decoded
+   */
+  public void encode(Change change, CopyRowEncoder row) throws java.sql.SQLException {
+    for (Object value : decode(change)) {
+      row.field(value);
+    }
+    row.endRow();
+  }
+
+  private Object[] decode(Change change) {
+    Object[] values = new Object[table.keyColumns().size() + table.valueColumns().size() + 1];
+    int i = 0;
+    keyInput.reset(change.key(), table.prefixLength());
+    for (TableDefinition.Column column : table.keyColumns()) {
+      Object value = decode(column, keyInput, change, "key");
+      if (value == null) {
+        throw errors.failure(change, "key column \"" + column.name() + "\" decoded to null", null);
+      }
+      values[i++] = value;
+    }
+    valueInput.reset(change.value(), 0);
+    for (TableDefinition.Column column : table.valueColumns()) {
+      values[i++] = decode(column, valueInput, change, "value");
+    }
+    values[i] = change.key();
+    return values;
+  }
+
+  private Object decode(TableDefinition.Column column, FieldInput input, Change change, String part) {
+    try {
+      return column.decoder().decode(input);
+    } catch (RuntimeException e) {
+      throw errors.failure(change, "column \"" + column.name() + "\" (" + column.decoder().describe()
+          + " of the " + part + ") cannot be decoded: " + e.getMessage(), e);
+    }
+  }
+}

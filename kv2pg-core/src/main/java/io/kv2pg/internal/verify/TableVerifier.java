@@ -1,0 +1,186 @@
+package io.kv2pg.internal.verify;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.kv2pg.ReplicationException;
+import io.kv2pg.internal.change.Change;
+import io.kv2pg.internal.change.KeyRanges;
+import io.kv2pg.internal.table.DeclaredTableWriter;
+import io.kv2pg.internal.table.PgText;
+import io.kv2pg.internal.table.RowFormatter;
+import io.kv2pg.internal.table.TableDefinition;
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.function.Predicate;
+
+/**
+ * Compares a declared table with the store's entries for its mapping, streaming both in raw-key
+ * order (byte-wise, as RocksDB and Postgres's {@code bytea} both sort), so memory stays bounded.
+ * Runs inside the caller's transaction. Not thread-safe.
+ */
+public final class TableVerifier {
+  private static final ObjectMapper JSON =
+      JsonMapper.builder().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
+  /** JSON numbers are equal by value: jsonb prints 1E+2 as 100 and keeps 2.50 as written. */
+  private static final Comparator<JsonNode> JSON_VALUES = (a, b) ->
+      a.isNumber() && b.isNumber() ? a.decimalValue().compareTo(b.decimalValue()) : a.equals(b) ? 0 : 1;
+  private static final HexFormat HEX = HexFormat.of();
+  private static final int FETCH_SIZE = 5_000;
+
+  /** What the comparison counted. */
+  public record Counts(long storeRows, long tableRows, long missing, long extra, long different,
+      long inFlight, List<String> samples) {}
+
+  private final DeclaredTableWriter writer;
+  private final byte[] prefix;
+  private final int maxSamples;
+  private long storeRows;
+  private long tableRows;
+  private long missing;
+  private long extra;
+  private long different;
+  private long inFlight;
+  private final List<String> samples = new ArrayList<>();
+
+  public TableVerifier(DeclaredTableWriter writer, byte[] prefix, int maxSamples) {
+    this.writer = writer;
+    this.prefix = prefix.clone();
+    this.maxSamples = maxSamples;
+  }
+
+  /**
+   * Compares.
+   *
+   * @param store the mapping's entries as changes (upserts), in key order
+   * @param changedSince keys to leave out: changed after the checkpoint
+   */
+  public Counts compare(Connection connection, Iterator<Change> store, Predicate<byte[]> changedSince)
+      throws SQLException {
+    TableDefinition table = writer.table();
+    List<String> types = table.columnTypes();
+    List<String> names = table.columnNames();
+    StringBuilder select = new StringBuilder("select ");
+    for (int i = 0; i < names.size(); i++) {
+      select.append(i == 0 ? "" : ", ").append(PgText.quoteIdentifier(names.get(i))).append("::text as c").append(i);
+    }
+    String raw = PgText.quoteIdentifier(table.rawKeyColumn());
+    byte[] end = KeyRanges.prefixEnd(prefix);
+    select.append(", ").append(raw).append(" as raw_key from ").append(table.qualifiedName())
+        .append(" where ").append(raw).append(" >= ?").append(end == null ? "" : " and " + raw + " < ?")
+        .append(" order by raw_key");
+    try (PreparedStatement settings = connection.prepareStatement("set local bytea_output = 'hex'")) {
+      settings.execute();
+    }
+    RowFormatter formatter = new RowFormatter(table, writer);
+    try (PreparedStatement statement = connection.prepareStatement(select.toString())) {
+      statement.setFetchSize(FETCH_SIZE);
+      statement.setBytes(1, prefix);
+      if (end != null) {
+        statement.setBytes(2, end);
+      }
+      try (ResultSet rows = statement.executeQuery()) {
+        boolean haveRow = rows.next();
+        Change entry = store.hasNext() ? store.next() : null;
+        while (haveRow || entry != null) {
+          byte[] rowKey = haveRow ? rows.getBytes(names.size() + 1) : null;
+          int order = rowKey == null ? -1 : entry == null ? 1 : Arrays.compareUnsigned(entry.key(), rowKey);
+          if (order <= 0) {
+            storeRows++;
+          }
+          if (order >= 0) {
+            tableRows++;
+          }
+          byte[] key = order <= 0 ? entry.key() : rowKey;
+          if (changedSince.test(key)) {
+            inFlight++;
+          } else if (order < 0) {
+            missing++;
+            sample("key " + HEX.formatHex(key) + ": in the store, missing from the table");
+          } else if (order > 0) {
+            extra++;
+            sample("key " + HEX.formatHex(key) + ": in the table, not in the store");
+          } else {
+            compareRow(formatter, entry, rows, names, types);
+          }
+          if (order <= 0) {
+            entry = store.hasNext() ? store.next() : null;
+          }
+          if (order >= 0) {
+            haveRow = rows.next();
+          }
+        }
+      }
+    }
+    return new Counts(storeRows, tableRows, missing, extra, different, inFlight, samples);
+  }
+
+  private void compareRow(RowFormatter formatter, Change entry, ResultSet rows, List<String> names,
+      List<String> types) throws SQLException {
+    String[] expected;
+    try {
+      expected = formatter.format(entry);
+    } catch (ReplicationException e) {
+      different++;
+      sample("key " + HEX.formatHex(entry.key()) + ": cannot be decoded: " + e.getMessage());
+      return;
+    }
+    List<String> columns = new ArrayList<>();
+    for (int i = 0; i < names.size(); i++) {
+      String actual = rows.getString(i + 1);
+      if (!same(types.get(i), expected[i], actual)) {
+        columns.add(names.get(i) + ": store " + show(expected[i]) + ", table " + show(actual));
+      }
+    }
+    if (!columns.isEmpty()) {
+      different++;
+      sample("key " + HEX.formatHex(entry.key()) + ": " + String.join("; ", columns));
+    }
+  }
+
+  private static boolean same(String type, String expected, String actual) {
+    if (expected == null || actual == null) {
+      return expected == actual;
+    }
+    try {
+      return switch (type) {
+        case "jsonb", "json" -> JSON.readTree(expected).equals(JSON_VALUES, JSON.readTree(actual));
+        case "double precision", "real", "float8", "float4" ->
+            Double.compare(Double.parseDouble(expected), Double.parseDouble(actual)) == 0;
+        case "numeric" -> new BigDecimal(expected).compareTo(new BigDecimal(actual)) == 0;
+        case "boolean", "bool" -> parseBoolean(expected) == parseBoolean(actual);
+        default -> expected.equals(actual);
+      };
+    } catch (IOException | NumberFormatException e) {
+      return expected.equals(actual);
+    }
+  }
+
+  private static boolean parseBoolean(String text) {
+    return text.equals("t") || text.equals("true");
+  }
+
+  private static String show(String value) {
+    if (value == null) {
+      return "NULL";
+    }
+    return value.length() > 80 ? "'" + value.substring(0, 77) + "...'" : "'" + value + "'";
+  }
+
+  private void sample(String text) {
+    if (samples.size() < maxSamples) {
+      samples.add(text);
+    }
+  }
+}
