@@ -97,6 +97,14 @@ public final class PostgresSession implements AutoCloseable {
    * @throws ReplicationException from the work, or if another process holds the lock
    */
   public <T> T run(Work<T> work) throws SQLException, Abandoned {
+    try {
+      return runRetrying(work);
+    } finally {
+      waiting = null;
+    }
+  }
+
+  private <T> T runRetrying(Work<T> work) throws SQLException, Abandoned {
     long backoff = FIRST_BACKOFF_MILLIS;
     boolean retry = false;
     int attempts = 0;
@@ -105,13 +113,10 @@ public final class PostgresSession implements AutoCloseable {
       attempts++;
       try {
         workStartedNanos = System.nanoTime();
-        T result = work.run(connection(), retry);
-        waiting = null;
-        return result;
+        return work.run(connection(), retry);
       } catch (SQLException e) {
         SqlStates.Retry kind = SqlStates.retry(e);
         if (kind == SqlStates.Retry.NEVER) {
-          waiting = null;
           throw e;
         }
         if (kind == SqlStates.Retry.A_FEW_TIMES) {
@@ -122,15 +127,13 @@ public final class PostgresSession implements AutoCloseable {
           recover(e);
         }
         if (stopping.getAsBoolean()) {
-          waiting = null;
           throw new Abandoned(e);
         }
         if (limitErrors >= LIMIT_ATTEMPTS) {
-          waiting = null;
           throw new LimitReached(e, limitErrors);
         }
-        String why = (SqlStates.isConnectionError(e) ? "Postgres unreachable: "
-            : "Postgres failed: ") + SqlStates.describe(e);
+        String why = (SqlStates.isConnectionError(e) ? "Postgres unreachable: " : "Postgres failed: ")
+            + SqlStates.describe(e);
         waiting = why + " (attempt " + attempts + ", next in " + formatMillis(backoff) + ")";
         LOG.warn("kv2pg[{}]: {}; retrying in {} ms", logName, why, backoff);
         pause(backoff);
