@@ -32,7 +32,9 @@ import java.util.OptionalLong;
  * checkpoint row, that the epoch is still its own.
  *
  * <p>The one owner of these tables: no other class names them. {@link #records} and {@link
- * #forget} serve the public {@link io.kv2pg.ReplicationRecords}.
+ * #forget} serve the public {@link io.kv2pg.ReplicationRecords}. That is why this class is longer
+ * than the others: every statement on these tables, their schema and its upgrades are read in one
+ * place, so that fencing and the checkpoint's transaction rules can be checked in one place.
  *
  * <p>Concurrency: not thread-safe; the writer thread alone uses an instance.
  */

@@ -2,8 +2,6 @@ package io.kv2pg.internal.postgres;
 
 import io.kv2pg.ReplicationException;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
@@ -16,7 +14,13 @@ import org.slf4j.LoggerFactory;
  * kv2pg's one writer connection, holding the replication's lock. Runs units of work and retries
  * them, on a new connection if need be, when Postgres fails in a way that goes away by itself
  * (lost connection, restart, serialization failure, deadlock): with backoff, for as long as it
- * takes, unless the replication is stopping. Not thread-safe: one thread uses it.
+ * takes, unless the replication is stopping. Limit errors (see {@link SqlStates.Retry}) are retried
+ * a few times on a new connection, then reported. Not thread-safe: one thread uses it, except
+ * {@link #waitingFor}, {@link #checkBlocked}, {@link #interrupt} and {@link #wake}.
+ *
+ * <p>Somewhat over 300 lines because connecting, locking, claiming the epoch and retrying share
+ * the one connection and its state; what other threads do to its server process is in {@link
+ * ServerProcess}.
  */
 public final class PostgresSession implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PostgresSession.class);
@@ -49,6 +53,7 @@ public final class PostgresSession implements AutoCloseable {
   private final CheckpointStore checkpoints;
   private final String logName;
   private final BooleanSupplier stopping;
+  private final ServerProcess serverProcess;
   private final Object sleeper = new Object();
   private Connection connection;
   private boolean everLocked;
@@ -67,6 +72,7 @@ public final class PostgresSession implements AutoCloseable {
     this.checkpoints = checkpoints;
     this.logName = logName;
     this.stopping = stopping;
+    this.serverProcess = new ServerProcess(connector, logName);
   }
 
   /**
@@ -187,31 +193,7 @@ public final class PostgresSession implements AutoCloseable {
       blockedBy = null;
       return;
     }
-    try (Connection other = connector.open();
-        PreparedStatement statement = other.prepareStatement("""
-            select (select l.relation::regclass::text from pg_locks l
-                     where l.pid = a.pid and not l.granted and l.relation is not null limit 1),
-                   a.wait_event_type, a.wait_event, pg_blocking_pids(a.pid)::text
-            from pg_stat_activity a where a.pid = ?""")) {
-      statement.setInt(1, pid);
-      try (ResultSet row = statement.executeQuery()) {
-        blockedBy = row.next() ? describeWait(row) : null;
-      }
-      other.commit();
-    } catch (SQLException e) {
-      LOG.debug("kv2pg[{}]: could not ask Postgres what its statement waits for: {}", logName,
-          SqlStates.describe(e));
-    }
-  }
-
-  private static String describeWait(ResultSet row) throws SQLException {
-    String relation = row.getString(1);
-    String type = row.getString(2);
-    if ("Lock".equals(type)) {
-      return "statement on " + (relation != null ? relation : "a " + row.getString(3)) + " blocked by a lock"
-          + " held by server process " + row.getString(4).replaceAll("[{}]", "");
-    }
-    return type == null ? "a Postgres statement" : "a Postgres statement waiting on " + type + "/" + row.getString(3);
+    blockedBy = serverProcess.describeWait(pid);
   }
 
   /**
@@ -321,17 +303,7 @@ public final class PostgresSession implements AutoCloseable {
     if (pid == 0) {
       return;
     }
-    String function = terminate ? "pg_terminate_backend" : "pg_cancel_backend";
-    try (Connection other = connector.open();
-        PreparedStatement statement = other.prepareStatement("select " + function + "(?)")) {
-      statement.setInt(1, pid);
-      statement.execute();
-      other.commit();
-      LOG.warn("kv2pg[{}]: stop took too long: called {} on kv2pg's server process {}", logName, function, pid);
-    } catch (SQLException e) {
-      LOG.warn("kv2pg[{}]: stop could not call {} on kv2pg's server process {}: {}", logName, function, pid,
-          SqlStates.describe(e));
-    }
+    serverProcess.interrupt(pid, terminate);
   }
 
   private void closeConnection() {
