@@ -75,7 +75,8 @@ public final class Main {
   private static int usageError(ParameterException e, String[] args) {
     CommandLine line = e.getCommandLine();
     PrintWriter err = line.getErr();
-    err.println("kv2pg: " + e.getMessage());
+    // picocli's messages quote the arguments they refuse, and one may be a URL with its password.
+    err.println("kv2pg: " + Redact.text(e.getMessage()));
     if (!CommandLine.UnmatchedArgumentException.printSuggestions(e, err)) {
       err.println("Try '" + line.getCommandSpec().qualifiedName() + " --help' for more information.");
     }

@@ -122,6 +122,23 @@ class CliPasswordMaskingTest {
     CliRun.Result unreachableInUrl = run(Map.of(), "status", "-v", "--postgres", unreachable + "&password=" + encoded);
     assertUnreachable(unreachableInUrl);
     assertThat(unreachableInUrl.err()).contains(unreachable + "&password=***");
+
+    // 4. Command lines picocli refuses while a URL with a password is among the arguments.
+    assertUsageError(run(Map.of(), "sync", "-v", "--config", inUrl.toString(), "--postgres", withPassword),
+        "Unknown options: '--postgres'");
+    assertUsageError(run(Map.of(), "status", "-v", "--postgres", withPassword, "--config", inUrl.toString()),
+        "mutually exclusive");
+    assertUsageError(run(Map.of(), "status", "-v", "--postgres", withPassword, "--postgres", withPassword),
+        "--postgres");
+    assertUsageError(run(Map.of(), "status", "-v", "--postgres", withPassword, withPassword), "Unmatched argument");
+    assertUsageError(run(Map.of(), "verify", "-v", "--config", inUrl.toString(), withPassword), "Unmatched argument");
+    assertUsageError(run(Map.of(), "status", "-v", "--postgres=" + withPassword, "--samples", "3"),
+        "Unknown option");
+  }
+
+  private static void assertUsageError(CliRun.Result result, String fragment) {
+    assertThat(result.exitCode()).as(result.toString()).isEqualTo(Main.USAGE);
+    assertThat(result.err()).as(result.toString()).startsWith("kv2pg: ").contains(fragment);
   }
 
   /** Runs the CLI and checks that nothing it printed or logged shows the password. */
