@@ -1,5 +1,6 @@
 package io.kv2pg.cli;
 
+import io.kv2pg.internal.engine.ReplicationEngine;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -21,6 +22,9 @@ public final class Main {
   public static final int FOUND = 1;
   /** Exit code: bad usage or configuration (including an unreachable database or a store in use). */
   public static final int USAGE = 2;
+
+  /** The slf4j-simple setting for the replication engine's log, whose failures the CLI reports itself. */
+  static final String ENGINE_LOG_LEVEL = "org.slf4j.simpleLogger.log." + ReplicationEngine.class.getName();
 
   private Main() {}
 
@@ -97,7 +101,7 @@ public final class Main {
       setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "info");
     } else {
       setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "warn");
-      setIfAbsent("org.slf4j.simpleLogger.log.io.kv2pg.ReplicationEngine", "off");
+      setIfAbsent(ENGINE_LOG_LEVEL, "off");
       setIfAbsent("org.slf4j.simpleLogger.log.io.zonky", "error");
     }
   }

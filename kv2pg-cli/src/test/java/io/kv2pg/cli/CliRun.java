@@ -18,7 +18,7 @@ import java.util.Map;
 final class CliRun {
   static {
     System.setProperty("org.slf4j.simpleLogger.log.io.kv2pg", "info");
-    System.setProperty("org.slf4j.simpleLogger.log.io.kv2pg.ReplicationEngine", "info");
+    System.setProperty(Main.ENGINE_LOG_LEVEL, "info");
     Main.configureLogging(false);
   }
 
