@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -33,6 +34,8 @@ class CliPasswordMaskingTest {
   private static final String GROUP = "kv2pg_masked_login";
   private static final ObjectMapper JSON = new ObjectMapper();
   private static boolean passwordsRequired;
+  /** "password=" unless the whole value after it is "***" (up to '&', the end or a delimiter). */
+  private static final Pattern UNMASKED = Pattern.compile("password=(?!\\*\\*\\*(?:&|$|[\\s,.:;\\])}'\"]))");
 
   @TempDir Path dir;
   private Path store;
@@ -55,7 +58,6 @@ class CliPasswordMaskingTest {
         + "; grant create, usage on schema public to " + user);
     String base = admin.substring(0, admin.indexOf('?'));
     String url = base + "?user=" + user;
-    String withPassword = url + "&password=" + encoded;
     String unreachable = "jdbc:postgresql://127.0.0.1:1/" + database + "?user=" + user;
     Map<String, String> env = Map.of("KV2PG_TEST_PW", password);
     Map<String, String> wrongEnv = Map.of("KV2PG_TEST_PW", password + "-wrong");
@@ -89,51 +91,66 @@ class CliPasswordMaskingTest {
     CliRun.Result statusOption = run(env, "status", "-v", "--postgres", url, "--password-env", "KV2PG_TEST_PW");
     assertStatusShowsTheReplication(statusOption);
 
-    // 2. The password in the URL: sync (config only: it has no --postgres), verify, status both ways.
-    Path inUrl = config("in-url.yaml", withPassword, false);
-    write(30, 35);
-    CliRun.Result urlSync = run(Map.of(), "sync", "-v", "--config", inUrl.toString());
-    assertThat(urlSync.exitCode()).as(urlSync.toString()).isZero();
-    assertThat(urlSync.out()).as(urlSync.toString()).contains("sync: resuming after sequence")
-        .contains(" into " + url + "&password=***");
-    assertTableEqualsStore(33);
-    CliRun.Result urlVerify = run(Map.of(), "verify", "-v", "--config", inUrl.toString());
-    assertThat(urlVerify.exitCode()).as(urlVerify.toString()).isZero();
-    assertStatusShowsTheReplication(run(Map.of(), "status", "-v", "--config", inUrl.toString()));
-    CliRun.Result urlStatus = run(Map.of(), "status", "-v", "--postgres", withPassword);
-    assertStatusShowsTheReplication(urlStatus);
-    assertThat(urlStatus.out()).contains("Replications in " + url + "&password=***:");
+    // 2. to 4. The password in the URL, in two spellings: URL-encoded, and as users write it (raw,
+    // escaping only what pgjdbc's URL decoding needs: '%', '&', '+').
+    long rows = 28;
+    for (String spelling : List.of(encoded, asWritten(password))) {
+      String withPassword = url + "&password=" + spelling;
+      String wrong = url + "&password=" + asWritten(password + "-wrong");
 
-    // 3. Failures: the right user with a wrong password, and a server that cannot be reached.
-    write(35, 40);
-    assertAuthenticationFails(run(wrongEnv, "sync", "-v", "--config", fromEnv.toString()));
-    assertAuthenticationFails(run(Map.of(), "sync", "-v", "--config",
-        config("wrong-in-url.yaml", url + "&password=" + URLEncoder.encode(password + "-wrong",
-            StandardCharsets.UTF_8), false).toString()));
-    assertAuthenticationFails(run(wrongEnv, "status", "-v", "--postgres", url, "--password-env", "KV2PG_TEST_PW"));
-    assertAuthenticationFails(run(Map.of(), "status", "-v", "--postgres",
-        url + "&password=" + URLEncoder.encode(password + "-wrong", StandardCharsets.UTF_8)));
-    assertTableEqualsStoreBelow(35, 33); // the failed runs wrote nothing
+      // 2. sync (config only: sync has no --postgres), verify, and status both ways.
+      Path inUrl = config("in-url.yaml", withPassword, false);
+      write(100 + rows, 105 + rows);
+      rows += 5;
+      CliRun.Result urlSync = run(Map.of(), "sync", "-v", "--config", inUrl.toString());
+      assertThat(urlSync.exitCode()).as(urlSync.toString()).isZero();
+      assertThat(urlSync.out()).as(urlSync.toString()).contains("sync: resuming after sequence")
+          .contains(" into " + url + "&password=***\n");
+      assertTableEqualsStore((int) rows);
+      CliRun.Result urlVerify = run(Map.of(), "verify", "-v", "--config", inUrl.toString());
+      assertThat(urlVerify.exitCode()).as(urlVerify.toString()).isZero();
+      assertStatusShowsTheReplication(run(Map.of(), "status", "-v", "--config", inUrl.toString()));
+      CliRun.Result urlStatus = run(Map.of(), "status", "-v", "--postgres", withPassword);
+      assertStatusShowsTheReplication(urlStatus);
+      assertThat(urlStatus.out()).contains("Replications in " + url + "&password=***:");
 
-    assertUnreachable(run(env, "sync", "-v", "--config", config("unreachable.yaml", unreachable, true).toString()));
-    assertUnreachable(run(Map.of(), "sync", "-v", "--config",
-        config("unreachable-in-url.yaml", unreachable + "&password=" + encoded, false).toString()));
-    assertUnreachable(run(env, "status", "-v", "--postgres", unreachable, "--password-env", "KV2PG_TEST_PW"));
-    CliRun.Result unreachableInUrl = run(Map.of(), "status", "-v", "--postgres", unreachable + "&password=" + encoded);
-    assertUnreachable(unreachableInUrl);
-    assertThat(unreachableInUrl.err()).contains(unreachable + "&password=***");
+      // 3. Failures: the right user with a wrong password, and a server that cannot be reached.
+      write(1_000, 1_005); // what the failed runs must not write
+      assertAuthenticationFails(run(wrongEnv, "sync", "-v", "--config", fromEnv.toString()));
+      assertAuthenticationFails(run(Map.of(), "sync", "-v", "--config",
+          config("wrong-in-url.yaml", wrong, false).toString()));
+      assertAuthenticationFails(run(wrongEnv, "status", "-v", "--postgres", url, "--password-env", "KV2PG_TEST_PW"));
+      assertAuthenticationFails(run(Map.of(), "status", "-v", "--postgres", wrong));
+      assertTableEqualsStoreBelow(1_000, (int) rows);
+      deleteFrom(1_000);
 
-    // 4. Command lines picocli refuses while a URL with a password is among the arguments.
-    assertUsageError(run(Map.of(), "sync", "-v", "--config", inUrl.toString(), "--postgres", withPassword),
-        "Unknown options: '--postgres'");
-    assertUsageError(run(Map.of(), "status", "-v", "--postgres", withPassword, "--config", inUrl.toString()),
-        "mutually exclusive");
-    assertUsageError(run(Map.of(), "status", "-v", "--postgres", withPassword, "--postgres", withPassword),
-        "--postgres");
-    assertUsageError(run(Map.of(), "status", "-v", "--postgres", withPassword, withPassword), "Unmatched argument");
-    assertUsageError(run(Map.of(), "verify", "-v", "--config", inUrl.toString(), withPassword), "Unmatched argument");
-    assertUsageError(run(Map.of(), "status", "-v", "--postgres=" + withPassword, "--samples", "3"),
-        "Unknown option");
+      assertUnreachable(run(env, "sync", "-v", "--config", config("unreachable.yaml", unreachable, true).toString()));
+      assertUnreachable(run(Map.of(), "sync", "-v", "--config",
+          config("unreachable-in-url.yaml", unreachable + "&password=" + spelling, false).toString()));
+      assertUnreachable(run(env, "status", "-v", "--postgres", unreachable, "--password-env", "KV2PG_TEST_PW"));
+      CliRun.Result unreachableInUrl = run(Map.of(), "status", "-v", "--postgres",
+          unreachable + "&password=" + spelling);
+      assertUnreachable(unreachableInUrl);
+      assertThat(unreachableInUrl.err()).contains(unreachable + "&password=***");
+
+      // 4. Command lines picocli refuses while a URL with a password is among the arguments.
+      assertUsageError(run(Map.of(), "sync", "-v", "--config", inUrl.toString(), "--postgres", withPassword),
+          "Unknown options: '--postgres'");
+      assertUsageError(run(Map.of(), "status", "-v", "--postgres", withPassword, "--config", inUrl.toString()),
+          "mutually exclusive");
+      assertUsageError(run(Map.of(), "status", "-v", "--postgres", withPassword, "--postgres", withPassword),
+          "--postgres");
+      assertUsageError(run(Map.of(), "status", "-v", "--postgres", withPassword, withPassword), "Unmatched argument");
+      assertUsageError(run(Map.of(), "verify", "-v", "--config", inUrl.toString(), withPassword),
+          "Unmatched argument");
+      assertUsageError(run(Map.of(), "status", "-v", "--postgres=" + withPassword, "--samples", "3"),
+          "Unknown option");
+    }
+  }
+
+  /** A password as a user writes it in a URL: raw, but for what pgjdbc's URL decoding needs escaped. */
+  private static String asWritten(String password) {
+    return password.replace("%", "%25").replace("&", "%26").replace("+", "%2B");
   }
 
   private static void assertUsageError(CliRun.Result result, String fragment) {
@@ -146,11 +163,14 @@ class CliPasswordMaskingTest {
     CliRun.Result result = CliRun.run(env, args);
     String all = result.all();
     String description = String.join(" ", args) + " with password " + password + ":\n" + result;
-    assertThat(all).as(description).doesNotContain("password=" + password).doesNotContain("password=" + encoded);
+    String written = asWritten(password);
+    assertThat(all).as(description).doesNotContain("password=" + password).doesNotContain("password=" + encoded)
+        .doesNotContain("password=" + written);
+    assertThat(UNMASKED.matcher(all).find()).as("a password value not masked whole in: %s", description).isFalse();
     // A short password ("1") may stand in a port or a sequence number, the user's name or
     // "postgres" in the URL; a longer one may not show at all.
     if (password.length() > 3 && !password.equals(user) && !password.equals("postgres")) {
-      assertThat(all).as(description).doesNotContain(password).doesNotContain(encoded);
+      assertThat(all).as(description).doesNotContain(password).doesNotContain(encoded).doesNotContain(written);
     }
     return result;
   }
@@ -180,7 +200,7 @@ class CliPasswordMaskingTest {
         rocksdb:
           path: store
         postgres:
-          url: "%s"
+          url: '%s'
         %s
         tables:
           - column-family: items
@@ -189,7 +209,7 @@ class CliPasswordMaskingTest {
               id: int64
             values:
               name: json-text
-        """.formatted(url, passwordEnv ? "  password-env: KV2PG_TEST_PW" : ""));
+        """.formatted(url.replace("'", "''"), passwordEnv ? "  password-env: KV2PG_TEST_PW" : ""));
     return file;
   }
 
@@ -205,6 +225,12 @@ class CliPasswordMaskingTest {
   private void delete(long id) throws Exception {
     try (TestStore opened = TestStore.open(store, "items")) {
       opened.db.delete(opened.family("items"), key(id));
+    }
+  }
+
+  private void deleteFrom(long id) throws Exception {
+    try (TestStore opened = TestStore.open(store, "items")) {
+      opened.db.deleteRange(opened.family("items"), key(id), key(Long.MAX_VALUE));
     }
   }
 
