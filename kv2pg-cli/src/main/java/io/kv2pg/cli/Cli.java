@@ -37,7 +37,10 @@ final class Cli {
       message = "unexpected error: " + error + (verbose ? "" : " (run with -v for details)");
     }
     out.flush();
-    err.println("kv2pg: " + Redact.text(message));
+    // Not masked again here: every message is built from masked parts (PostgresTarget.display(),
+    // core's masked descriptions), and masking a whole sentence as if it were a URL would cut off
+    // everything after a masked password.
+    err.println("kv2pg: " + message);
     if (verbose) {
       error.printStackTrace(err);
     }

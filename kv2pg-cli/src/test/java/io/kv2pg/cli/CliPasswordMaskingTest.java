@@ -185,12 +185,15 @@ class CliPasswordMaskingTest {
     assertThat(result.err()).as(result.toString()).startsWith("kv2pg: cannot connect to PostgreSQL at ")
         .contains("password authentication failed for user \"" + user + "\"")
         .contains("\tat "); // -v: the stack trace follows
+    // The whole sentence survives: nothing after a masked password is cut off.
+    assertThat(result.err().lines().findFirst().orElseThrow()).as(result.toString()).endsWith("[SQLSTATE 28P01]");
   }
 
   private static void assertUnreachable(CliRun.Result result) {
     assertThat(result.exitCode()).as(result.toString()).isEqualTo(Main.USAGE);
     assertThat(result.err()).as(result.toString())
         .startsWith("kv2pg: cannot connect to PostgreSQL at jdbc:postgresql://127.0.0.1:1/").contains("\tat ");
+    assertThat(result.err().lines().findFirst().orElseThrow()).as(result.toString()).endsWith("[SQLSTATE 08001]");
   }
 
   private Path config(String name, String url, boolean passwordEnv) throws Exception {
