@@ -8,13 +8,9 @@ import org.rocksdb.ColumnFamilyHandle;
 
 /** A mapping that writes with the user's statements. Immutable; the parameter functions are the user's. */
 public final class StatementMappingPlan extends MappingPlan {
-  private final List<String> createCommands;
-  private final PreparedSql insert;
-  private final InsertParameters insertParameters;
-  private final PreparedSql remove;
-  private final RemoveParameters removeParameters;
-  private final PreparedSql removeRange;
-  private final RemoveRangeParameters removeRangeParameters;
+  /** Immutable, so one serves every caller. */
+  private final StatementTableWriter writer;
+  private final String target;
 
   /**
    * @param removeRange the range delete, or {@code null} when the mapping has none
@@ -24,23 +20,18 @@ public final class StatementMappingPlan extends MappingPlan {
       List<String> createCommands, PreparedSql insert, InsertParameters insertParameters, PreparedSql remove,
       RemoveParameters removeParameters, PreparedSql removeRange, RemoveRangeParameters removeRangeParameters) {
     super(name, treeName, columnFamily, prefix);
-    this.createCommands = List.copyOf(createCommands);
-    this.insert = insert;
-    this.insertParameters = insertParameters;
-    this.remove = remove;
-    this.removeParameters = removeParameters;
-    this.removeRange = removeRange;
-    this.removeRangeParameters = removeRangeParameters;
+    this.writer = new StatementTableWriter(name, treeName, createCommands, insert, insertParameters, remove,
+        removeParameters, removeRange, removeRangeParameters);
+    this.target = insert.original() + "\n" + remove.original();
   }
 
   @Override
   public TableWriter writer(int index) {
-    return new StatementTableWriter(name(), treeName(), createCommands, insert, insertParameters,
-        remove, removeParameters, removeRange, removeRangeParameters);
+    return writer;
   }
 
   @Override
   String target() {
-    return insert.original() + "\n" + remove.original();
+    return target;
   }
 }
