@@ -198,6 +198,16 @@ final class VersionedWorkload {
       }
     }
 
+    /** Stops writing and waits for the thread (at most 60 s), without throwing. */
+    void closeQuietly() {
+      running.set(false);
+      try {
+        thread.join(TimeUnit.SECONDS.toMillis(60));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
     /** Stops writing and waits for the thread; rethrows what it failed with. */
     @Override
     public void close() {
