@@ -96,6 +96,44 @@ class TakeoverTest {
   }
 
   @Test
+  void aRunnerThatFindsItsLockHeldByANewOwnerFailsAsTakenOverInsteadOfWaiting() throws Exception {
+    String admin = TestPostgres.newDatabase();
+    String runner = "runner_" + databaseName(admin);
+    createVersionedTable(admin, runner);
+    try (TestStore store = TestStore.open(dir, "cf1")) {
+      ColumnFamilyHandle cf = store.family("cf1");
+      writeVersion(store, cf, 1);
+      RunningReplication first = replication(withUser(admin, runner, "runner-pw"), store, cf).start();
+      try {
+        Await.caughtUp(first, WAIT, "first runner, version 1");
+        // The first runner's session dies, and the second runner takes the lock while the
+        // first cannot connect.
+        TestPostgres.execute(admin, "alter role " + runner + " connection limit 0");
+        TestPostgres.execute(admin, "select pg_terminate_backend(pid) from pg_stat_activity where usename = '"
+            + runner + "'");
+        Await.condition(WAIT, "the first runner's session has ended", () -> TestPostgres.query(admin,
+            "select 1 from pg_stat_activity where usename = '" + runner + "'").isEmpty());
+        try (RunningReplication second = replication(admin, store, cf).start()) {
+          writeVersion(store, cf, 2);
+          Await.caughtUp(second, WAIT, "second runner, version 2");
+          // The first runner gets back in while the second holds the lock: it must not wait for
+          // the lock as if its own old session held it.
+          TestPostgres.execute(admin, "alter role " + runner + " connection limit -1");
+          ReplicationException failure = Await.failure(first, WAIT);
+          assertThat(failure.kind()).isEqualTo(ReplicationException.Kind.FENCED);
+          assertThat(failure).hasMessageContaining("taken over by another runner");
+          writeVersion(store, cf, 3);
+          Await.caughtUp(second, WAIT, "second runner, version 3");
+        }
+      } finally {
+        first.close();
+      }
+      assertThat(TestPostgres.query(admin, "select * from violations")).isEmpty();
+      assertThat(rows(admin)).containsExactlyElementsOf(expectedRows(3));
+    }
+  }
+
+  @Test
   void aCommitFailsOnceAnotherRunnerHasClaimedTheCheckpoint() throws Exception {
     String admin = TestPostgres.newDatabase();
     createVersionedTable(admin, "runner_" + databaseName(admin));

@@ -261,6 +261,8 @@ public final class PostgresSession implements AutoCloseable {
     long deadline = System.nanoTime() + LOCK_WAIT_MILLIS * 1_000_000;
     while (!checkpoints.tryLock(opened)) {
       if (everLocked) {
+        // Another runner that took over holds it: fail as fenced rather than wait for it.
+        checkpoints.confirmOwner(opened);
         // This replication held the lock before: most likely its previous session, which the
         // server has not ended yet. Retried for as long as it takes, like a server that cannot
         // take a session yet: the lock is freed when that session ends.
