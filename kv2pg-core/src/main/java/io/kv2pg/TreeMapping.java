@@ -192,10 +192,27 @@ public final class TreeMapping {
       Objects.requireNonNull(name, "table must not be null");
       String[] parts = name.split("\\.", -1);
       if (parts.length > 2 || Arrays.stream(parts).anyMatch(String::isBlank)) {
-        throw new IllegalArgumentException("table must be 'table' or 'schema.table' but was '" + name + "'");
+        throw new IllegalArgumentException("table must be 'table' or 'schema.table' but was '" + name
+            + "'; for a name that holds a dot, use table(schema, table)");
       }
       this.schema = parts.length == 2 ? parts[0] : null;
       this.table = parts[parts.length - 1];
+      return this;
+    }
+
+    /**
+     * Makes this a declared table in the given schema, as {@link #table(String)} does; both names
+     * are used exactly as given, quoted, so they may hold any character, a dot included.
+     */
+    public Builder table(String schema, String table) {
+      Objects.requireNonNull(schema, "table schema must not be null");
+      Objects.requireNonNull(table, "table must not be null");
+      if (schema.isBlank() || table.isBlank()) {
+        throw new IllegalArgumentException("table schema and name must not be blank but were '" + schema
+            + "' and '" + table + "'");
+      }
+      this.schema = schema;
+      this.table = table;
       return this;
     }
 

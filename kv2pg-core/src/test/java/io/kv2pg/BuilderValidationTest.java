@@ -49,6 +49,18 @@ class BuilderValidationTest {
   // ------------------------------------------------------------------ Replication.Builder
 
   @Test
+  void aTableNameWithMoreThanOneDotPointsToTheTwoPartForm() {
+    assertThatThrownBy(() -> TreeMapping.builder(tree).table("a.b.c"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("table must be 'table' or 'schema.table' but was 'a.b.c'; for a name that holds a dot,"
+            + " use table(schema, table)");
+    assertThatThrownBy(() -> TreeMapping.builder(tree).table("shop", " "))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must not be blank");
+    assertThatThrownBy(() -> TreeMapping.builder(tree).table(null, "t"))
+        .isInstanceOf(NullPointerException.class).hasMessage("table schema must not be null");
+  }
+
+  @Test
   void validReplicationBuilds() {
     Replication replication = Replication.builder().postgres(URL).source(store.db).name("orders.v-1_x")
         .tree(mapping(tree)).tree(mapping(store.family("cf2"))).build();

@@ -96,6 +96,31 @@ class DeclaredTableTest {
     }
   }
 
+  @Test
+  void aSchemaAndTableWhoseNamesHoldDotsAreDeclaredApart() throws Exception {
+    String url = TestPostgres.newDatabase();
+    TestPostgres.execute(url, "create schema \"shop.eu\"");
+    try (TestStore store = TestStore.open(dir, "data")) {
+      ColumnFamilyHandle data = store.family("data");
+      store.db.put(data, key(1), order(1, "a", 1, 1.0));
+      Replication replication = Replication.builder().postgres(url).source(store.db).name("dotted")
+          .tree(TreeMapping.builder(data)
+              .prefix("order:".getBytes(StandardCharsets.UTF_8))
+              .table("shop.eu", "orders.v2")
+              .keyColumn("id", Decoders.int64())
+              .valueColumn("qty", Decoders.jsonInt("qty"))
+              .build())
+          .build();
+      try (RunningReplication running = replication.start()) {
+        Await.caughtUp(running, Duration.ofSeconds(60), "copy");
+        store.db.put(data, key(2), order(2, "b", 7, 2.0));
+        Await.caughtUp(running, Duration.ofSeconds(60), "stream");
+      }
+      assertThat(TestPostgres.query(url, "select id, qty from \"shop.eu\".\"orders.v2\" order by id"))
+          .containsExactly(List.of(1L, 1), List.of(2L, 7));
+    }
+  }
+
   /**
    * Upserts reach Postgres in key order, whatever order the application wrote them in: rows
    * inserted into an empty table lie in the heap (ctid order) sorted by key, for a group on the
