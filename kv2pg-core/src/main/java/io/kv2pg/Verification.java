@@ -5,14 +5,12 @@ import io.kv2pg.internal.change.ChangeBatch;
 import io.kv2pg.internal.change.ChangeRouter;
 import io.kv2pg.internal.change.KeyRanges;
 import io.kv2pg.internal.change.Route;
+import io.kv2pg.internal.change.RoutedLog;
 import io.kv2pg.internal.postgres.CheckpointStore;
 import io.kv2pg.internal.postgres.SqlStates;
 import io.kv2pg.internal.rocksdb.PrimaryWalSource;
 import io.kv2pg.internal.rocksdb.SnapshotScan;
-import io.kv2pg.internal.rocksdb.WalBatch;
-import io.kv2pg.internal.rocksdb.WalBatchDecoder;
 import io.kv2pg.internal.rocksdb.WalSource;
-import io.kv2pg.internal.rocksdb.WalTailer;
 import io.kv2pg.internal.table.DeclaredMappingPlan;
 import io.kv2pg.internal.table.DeclaredTableWriter;
 import io.kv2pg.internal.table.MappingPlan;
@@ -32,7 +30,6 @@ import java.util.NoSuchElementException;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Predicate;
 import org.rocksdb.Snapshot;
 
@@ -187,19 +184,16 @@ public final class Verification {
     Map<Integer, Set<ByteBuffer>> keys = new HashMap<>();
     Map<Integer, List<Change>> ranges = new HashMap<>();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    try (WalBatchDecoder decoder = new WalBatchDecoder();
-        WalTailer tailer = new WalTailer(source, decoder, from + 1)) {
-      while (tailer.nextSequence() <= to) {
-        WalBatch batch = tailer.poll();
-        if (batch == null) {
+    try (RoutedLog log = new RoutedLog(source, router, from + 1)) {
+      while (log.nextSequence() <= to) {
+        ChangeBatch changes = log.poll();
+        if (changes == null) {
           if (System.nanoTime() > deadline) {
-            throw new ReplicationException(ReplicationException.Kind.STORE, "Verification could not read the write-ahead log up to"
-                + " sequence " + to + "; try again.", null);
+            throw new ReplicationException(ReplicationException.Kind.STORE, "Verification could not read the"
+                + " write-ahead log up to sequence " + to + "; try again.", null);
           }
-          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
           continue;
         }
-        ChangeBatch changes = router.route(batch);
         for (Change change : changes.changes()) {
           if (change.isRangeDelete()) {
             ranges.computeIfAbsent(change.mapping(), m -> new ArrayList<>()).add(change);

@@ -139,6 +139,36 @@ class PostgresFaultTest {
     }
   }
 
+  /** (f) pg_terminate_backend on kv2pg's sessions every 100 ms for 15 s, under continuous writes. */
+  @Test
+  @Timeout(value = 2, unit = TimeUnit.MINUTES)
+  void sessionsTerminatedEvery100msFor15sUnderLoadLoseAndDoubleNothing() throws Exception {
+    String url = newDatabase("storm");
+    long seed = new Random().nextLong();
+    try (TestStore store = TestStore.open(dir, STATEMENTS, DECLARED)) {
+      Replication replication = replication(url, store, "storm");
+      AtomicLong versions = new AtomicLong();
+      int terminated = 0;
+      try (RunningReplication running = replication.start()) {
+        Await.caughtUp(running, WAIT, "empty start");
+        try (VersionedWorkload.Writer writer = new VersionedWorkload.Writer(store, List.of(STATEMENTS, DECLARED),
+            500, seed, versions, 2_000)) {
+          long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+          while (System.nanoTime() < until) {
+            terminated += TestPostgres.query(url, "select pg_terminate_backend(pid) from pg_stat_activity"
+                + " where application_name = 'kv2pg-storm'").size();
+            assertNotFailed(running, "seed " + seed + ", while sessions are terminated");
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+          }
+        }
+        Await.caughtUp(running, WAIT, "after the terminations, seed " + seed);
+        assertTablesEqualStore(url, store, replication, "storm", "seed " + seed + ", after " + terminated
+            + " terminations");
+      }
+      assertThat(terminated).as("sessions terminated").isGreaterThan(10);
+    }
+  }
+
   /** (b) kill -9 of the postmaster while the initial copy runs; after the restart it completes. */
   @Test
   @Timeout(value = 2, unit = TimeUnit.MINUTES)

@@ -1,14 +1,13 @@
 package io.kv2pg.internal.engine;
 
 import io.kv2pg.ReplicationException;
+import io.kv2pg.internal.change.ChangeBatch;
 import io.kv2pg.internal.change.ChangeRouter;
 import io.kv2pg.internal.change.CopiedRange;
+import io.kv2pg.internal.change.RoutedLog;
 import io.kv2pg.internal.postgres.CheckpointStore.CopyProgress;
 import io.kv2pg.internal.rocksdb.DroppedFamilyCheck;
-import io.kv2pg.internal.rocksdb.WalBatch;
-import io.kv2pg.internal.rocksdb.WalBatchDecoder;
 import io.kv2pg.internal.rocksdb.WalSource;
-import io.kv2pg.internal.rocksdb.WalTailer;
 import io.kv2pg.internal.table.MappingPlan;
 import java.time.Duration;
 import java.util.HashMap;
@@ -16,7 +15,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.RocksDBException;
 
@@ -29,7 +27,6 @@ import org.rocksdb.RocksDBException;
  * <p>Concurrency: owns its thread and the WAL decoder; shares only the queue and the stop signal.
  */
 final class LogReader {
-  private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
   private static final long FAMILY_CHECK_NANOS = TimeUnit.SECONDS.toNanos(10);
   /** How long the writer waits for the reader to end; it ends within a poll once the queue is aborted. */
   private static final Duration JOIN_TIMEOUT = Duration.ofSeconds(30);
@@ -81,21 +78,16 @@ final class LogReader {
   }
 
   private void run(ChangeRouter router, DroppedFamilyCheck droppedFamilies, long from) {
-    // The decoder must be created on the thread that uses it.
-    try (WalBatchDecoder decoder = new WalBatchDecoder();
-        WalTailer tailer = new WalTailer(source, decoder, from)) {
+    // The log's decoder must be created on the thread that uses it.
+    try (RoutedLog log = new RoutedLog(source, router, from)) {
       while (!queue.isAborted()) {
-        if (stop.drained(tailer.nextSequence())) {
+        if (stop.drained(log.nextSequence())) {
           queue.finish();
           return;
         }
         droppedFamilies.maybeCheck();
-        WalBatch batch = tailer.poll();
-        if (batch == null) {
-          LockSupport.parkNanos(POLL_NANOS);
-          continue;
-        }
-        if (!queue.put(router.route(batch))) {
+        ChangeBatch batch = log.poll();
+        if (batch != null && !queue.put(batch)) {
           return;
         }
       }
