@@ -91,6 +91,32 @@ class PostgresLimitsTest {
   }
 
   @Test
+  void aSettingRaisedWhileRetryingTakesEffectAtTheNextAttempt() throws Exception {
+    String url = TestPostgres.newDatabase();
+    createSlowVersionedTable(url, "0.25");
+    try (TestStore store = TestStore.open(dir, "cf1")) {
+      ColumnFamilyHandle cf = store.family("cf1");
+      put(store, cf, 0, 1);
+      Replication replication = replication(url, store, cf);
+      try (RunningReplication running = replication.start()) {
+        Await.caughtUp(running, WAIT, "the first key");
+      }
+      TestPostgres.execute(url, "alter database " + databaseName(url) + " set statement_timeout = '1s'");
+      writeBatch(store, cf, 1, 2); // 8 rows at 250 ms: 2 s, over the timeout
+      try (RunningReplication running = replication.start()) {
+        Await.condition(WAIT, "the first attempt timed out", () -> running.status().waitingFor()
+            .filter(why -> why.startsWith("Postgres failed: SQLSTATE 57014") && why.contains("(attempt 1,"))
+            .isPresent());
+        // Each attempt runs on a new session, which reads the setting as it is now.
+        TestPostgres.execute(url, "alter database " + databaseName(url) + " reset statement_timeout");
+        Await.caughtUp(running, WAIT, "after the setting was raised");
+        assertThat(running.status().failure()).isEmpty();
+      }
+      assertThat(rows(url)).containsExactlyElementsOf(storeRows(store, cf));
+    }
+  }
+
+  @Test
   void aPostgresUnreachableAtStartIsShownAsWhatTheReplicationWaitsFor() throws Exception {
     int closedPort;
     try (ServerSocket socket = new ServerSocket(0)) {
