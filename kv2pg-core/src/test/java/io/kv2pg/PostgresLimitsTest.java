@@ -54,6 +54,24 @@ class PostgresLimitsTest {
   }
 
   @Test
+  void anInitialCopyChunkTooLargeForTheStatementTimeoutIsWrittenInSmallerOnes() throws Exception {
+    String url = TestPostgres.newDatabase();
+    createSlowVersionedTable(url, "0.01");
+    TestPostgres.execute(url, "alter database " + databaseName(url) + " set statement_timeout = '1s'");
+    try (TestStore store = TestStore.open(dir, "cf1")) {
+      ColumnFamilyHandle cf = store.family("cf1");
+      for (int batch = 0; batch < BATCHES; batch++) {
+        writeBatch(store, cf, batch * KEYS_PER_BATCH, 1); // one copy chunk of 256 rows at 10 ms each
+      }
+      try (RunningReplication running = replication(url, store, cf).start()) {
+        Await.caughtUp(running, WAIT, "after the copy's statement timeouts");
+        assertThat(running.status().failure()).isEmpty();
+      }
+      assertThat(rows(url)).containsExactlyElementsOf(storeRows(store, cf));
+    }
+  }
+
+  @Test
   void aWriteBatchThatAloneExceedsTheStatementTimeoutFailsNamingTheSettingAndResumesOnceRaised()
       throws Exception {
     String url = TestPostgres.newDatabase();

@@ -12,6 +12,7 @@ import io.kv2pg.internal.table.TableWriter;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -89,32 +90,7 @@ final class InitialCopy {
         byte[] copiedThrough = lastCopied;
         byte[] last = changes.isEmpty() ? lastCopied : changes.get(changes.size() - 1).key();
         CopyProgress progress = new CopyProgress(sequence, last, rows + changes.size(), done);
-        boolean known = nothingAhead;
-        nothingAhead = session.run((connection, retry) -> {
-          if (retry && alreadySaved(connection, mapping.name(), progress)) {
-            return false; // Unknown again: the next chunk checks.
-          }
-          try {
-            boolean stillNothingAhead = writer.copy(connection, changes, copiedThrough, known);
-            checkpoints.saveCopyProgress(connection, mapping.name(), progress);
-            connection.commit();
-            return stillNothingAhead;
-          } catch (SQLException e) {
-            connection.rollback();
-            if (SqlStates.isTransient(e)) {
-              throw e;
-            }
-            ReplicationException refused = writer.findRefused(connection, changes, false);
-            connection.rollback();
-            if (refused != null) {
-              throw refused;
-            }
-            throw e;
-          } catch (RuntimeException e) {
-            connection.rollback();
-            throw e;
-          }
-        });
+        nothingAhead = write(session, mapping, writer, changes, copiedThrough, nothingAhead, progress);
         rows = progress.rowsCopied();
         lastCopied = last;
         rowsCopied.accept(changes.size());
@@ -123,6 +99,65 @@ final class InitialCopy {
           return true;
         }
       }
+    }
+  }
+
+  /**
+   * Writes a chunk and its progress in one transaction. A chunk that keeps hitting a limit of
+   * Postgres (a statement timeout, memory) is written in two halves, each with its own progress,
+   * down to a single row.
+   *
+   * @param copiedThrough the last key copied before the chunk, or {@code null}
+   * @param known whether the table is known to hold no row of the mapping after {@code copiedThrough}
+   * @return whether the table holds no row of the mapping after the chunk
+   */
+  private boolean write(PostgresSession session, MappingPlan mapping, TableWriter writer, List<Change> changes,
+      byte[] copiedThrough, boolean known, CopyProgress progress) throws SQLException, PostgresSession.Abandoned {
+    try {
+      return session.run((connection, retry) -> {
+        if (retry && alreadySaved(connection, mapping.name(), progress)) {
+          return false; // Unknown again: the next chunk checks.
+        }
+        try {
+          boolean stillNothingAhead = writer.copy(connection, changes, copiedThrough, known);
+          checkpoints.saveCopyProgress(connection, mapping.name(), progress);
+          connection.commit();
+          return stillNothingAhead;
+        } catch (SQLException e) {
+          connection.rollback();
+          if (SqlStates.isTransient(e)) {
+            throw e;
+          }
+          ReplicationException refused = writer.findRefused(connection, changes, false);
+          connection.rollback();
+          if (refused != null) {
+            throw refused;
+          }
+          throw e;
+        } catch (RuntimeException e) {
+          connection.rollback();
+          throw e;
+        }
+      });
+    } catch (PostgresSession.LimitReached e) {
+      if (changes.size() == 1) {
+        throw new ReplicationException(ReplicationException.Kind.POSTGRES, "Replication '" + logName + "'"
+            + " stopped: the initial copy of mapping '" + mapping.name() + "' failed again and again, even"
+            + " one row at a time (key " + HexFormat.of().formatHex(changes.get(0).key()) + "), with "
+            + e.getMessage() + ": " + SqlStates.advice(e.last()) + ". Then start the replication again: the"
+            + " copy resumes after its last committed chunk.", e, mapping.name(), mapping.treeName(),
+            changes.get(0).key(), progress.snapshotSequence());
+      }
+      int middle = changes.size() / 2;
+      LOG.warn("kv2pg[{}]: a chunk of {} rows of the copy of '{}' hit a limit of Postgres ({}); writing it in"
+          + " two halves", logName, changes.size(), mapping.name(), SqlStates.describe(e.last()));
+      List<Change> first = changes.subList(0, middle);
+      byte[] firstLast = first.get(middle - 1).key();
+      CopyProgress halfway = new CopyProgress(progress.snapshotSequence(), firstLast,
+          progress.rowsCopied() - (changes.size() - middle), false);
+      boolean nothingAhead = write(session, mapping, writer, first, copiedThrough, known, halfway);
+      return write(session, mapping, writer, changes.subList(middle, changes.size()), firstLast, nothingAhead,
+          progress);
     }
   }
 
