@@ -8,8 +8,8 @@ import io.kv2pg.RunningReplication;
 import io.kv2pg.TreeMapping;
 import java.nio.file.Path;
 import java.sql.SQLException;
-import java.util.OptionalLong;
 import java.util.Locale;
+import java.util.OptionalLong;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
