@@ -38,6 +38,10 @@ import picocli.CommandLine.Option;
 /**
  * {@code kv2pg demo}: a shop in RocksDB, replicated live into PostgreSQL while it changes, then
  * queried with SQL and verified.
+ *
+ * <p>Over 300 lines because it is a script a user reads top to bottom next to its output: the
+ * steps (set-up, the live phase, the queries, the verification) in the order they print. The shop
+ * itself is in {@link DemoShop}.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     header = "Run a live demo: a shop in RocksDB, replicated into PostgreSQL, queried and verified.",
