@@ -121,6 +121,7 @@ public final class Verification {
       }
     }
     List<MappingPlan> plans = replication.plans();
+    List<Route> routes = MappingPlan.routes(plans);
     // A secondary instance cannot take snapshots; its reads show the state of its last catch-up,
     // which stays fixed during the run since nothing here catches up again.
     Snapshot snapshot = followPrimary ? null : source.database().getSnapshot();
@@ -144,7 +145,7 @@ public final class Verification {
         try (SnapshotScan scan = new SnapshotScan(source.database(), mapping.columnFamily(), snapshot,
             mapping.prefix(), null)) {
           counts = new TableVerifier(writer, mapping.prefix(), maxSamples)
-              .compare(connection, entries(scan, i, storeSequence), changed.getOrDefault(i, key -> false));
+              .compare(connection, entries(scan, routes.get(i), storeSequence), changed.getOrDefault(i, key -> false));
         }
         results.add(new VerificationReport.TableResult(mapping.name(), writer.table().displayName(),
             counts.storeRows(), counts.tableRows(), counts.missing(), counts.extra(),
@@ -177,7 +178,7 @@ public final class Verification {
     }
   }
 
-  /** Returns, per mapping, the keys that writes in (from, to] touched. */
+  /** Returns, per mapping position, the keys that writes in (from, to] touched. */
   private Map<Integer, Predicate<byte[]>> changedBetween(WalSource source, long from, long to) {
     List<Route> routes = MappingPlan.routes(replication.plans());
     ChangeRouter router = new ChangeRouter(routes, Map.of(), (family, key) -> new byte[0]);
@@ -196,9 +197,9 @@ public final class Verification {
         }
         for (Change change : changes.changes()) {
           if (change.isRangeDelete()) {
-            ranges.computeIfAbsent(change.mapping(), m -> new ArrayList<>()).add(change);
+            ranges.computeIfAbsent(change.route().position(), m -> new ArrayList<>()).add(change);
           } else {
-            keys.computeIfAbsent(change.mapping(), m -> new HashSet<>()).add(ByteBuffer.wrap(change.key()));
+            keys.computeIfAbsent(change.route().position(), m -> new HashSet<>()).add(ByteBuffer.wrap(change.key()));
           }
         }
       }
@@ -213,7 +214,7 @@ public final class Verification {
     return changed;
   }
 
-  private static Iterator<Change> entries(SnapshotScan scan, int mapping, long sequence) {
+  private static Iterator<Change> entries(SnapshotScan scan, Route route, long sequence) {
     return new Iterator<>() {
       private List<SnapshotScan.Entry> chunk = List.of();
       private int next;
@@ -234,7 +235,7 @@ public final class Verification {
           throw new NoSuchElementException();
         }
         SnapshotScan.Entry entry = chunk.get(next++);
-        return new Change(mapping, entry.key(), entry.value(), sequence);
+        return new Change(route, entry.key(), entry.value(), sequence);
       }
     };
   }

@@ -3,6 +3,7 @@ package io.kv2pg.bench.jmh;
 import io.kv2pg.internal.change.Change;
 import io.kv2pg.internal.change.ChangeBatch;
 import io.kv2pg.internal.change.ChangeGroup;
+import io.kv2pg.internal.change.Route;
 import io.kv2pg.internal.decode.FieldDecoders;
 import io.kv2pg.internal.decode.FieldDecoders.JsonKind;
 import io.kv2pg.internal.rocksdb.WalBatchDecoder;
@@ -51,6 +52,7 @@ import org.rocksdb.WriteBatch;
 @Measurement(iterations = 5, time = 2)
 @Fork(1)
 public class DecodeCoalesceBenchmark {
+  private static final Route ROUTE = new Route(0, "bench", 0, "bench", new byte[0]);
   static final int ROWS = 10_000;
   static final int BATCH = 100;
 
@@ -145,11 +147,11 @@ public class DecodeCoalesceBenchmark {
     narrow = new ArrayList<>();
     wide = new ArrayList<>();
     for (long id = 0; id < ROWS; id++) {
-      narrow.add(new Change(0, key(id), ByteBuffer.allocate(8).putLong(id * 31).array(), id));
+      narrow.add(new Change(ROUTE, key(id), ByteBuffer.allocate(8).putLong(id * 31).array(), id));
       String json = "{\"customer\":\"customer-" + String.format("%010d", id) + "\",\"qty\":" + (id % 1000)
           + ",\"price\":" + (id % 100000) / 100.0 + ",\"active\":" + (id % 2 == 0) + ",\"ts\":"
           + (1_700_000_000_000L + id) + ",\"note\":\"lorem ipsum dolor sit amet, consectetur adipiscing elit\"}";
-      wide.add(new Change(0, key(id), json.getBytes(StandardCharsets.UTF_8), id));
+      wide.add(new Change(ROUTE, key(id), json.getBytes(StandardCharsets.UTF_8), id));
     }
     // Batches as the stream makes them: one change per write, a quarter of them to keys seen before.
     SplittableRandom random = new SplittableRandom(1);
@@ -161,7 +163,7 @@ public class DecodeCoalesceBenchmark {
       long first = sequence;
       for (int i = 0; i < BATCH; i++) {
         long id = random.nextInt(4) == 0 ? random.nextLong(Math.max(1, sequence)) : sequence;
-        Change change = new Change(0, key(id), random.nextInt(5) == 0 ? null : key(sequence), sequence++);
+        Change change = new Change(ROUTE, key(id), random.nextInt(5) == 0 ? null : key(sequence), sequence++);
         changes.add(change);
         weight += change.weight();
       }
@@ -226,7 +228,7 @@ public class DecodeCoalesceBenchmark {
     for (ChangeBatch batch : batches) {
       group.add(batch);
     }
-    for (Change change : group.latest(0)) {
+    for (Change change : group.latest(ROUTE)) {
       bh.consume(change);
     }
   }

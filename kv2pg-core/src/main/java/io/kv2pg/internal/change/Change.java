@@ -3,14 +3,14 @@ package io.kv2pg.internal.change;
 /**
  * One row-level change for one tree mapping.
  *
- * @param mapping the index of the tree mapping, in the replication's order
+ * @param route the tree mapping the change is for
  * @param kind what the change does
  * @param key the whole key, prefix included (a range's first key for {@link Kind#DELETE_RANGE})
  * @param value the new value for {@link Kind#UPSERT}; the range's end (exclusive, {@code null}
  *     for no end) for {@link Kind#DELETE_RANGE}; {@code null} for {@link Kind#DELETE}
  * @param sequence the RocksDB sequence number of the write (the snapshot's, for the initial copy)
  */
-public record Change(int mapping, Kind kind, byte[] key, byte[] value, long sequence) {
+public record Change(Route route, Kind kind, byte[] key, byte[] value, long sequence) {
 
   /** What a change does. */
   public enum Kind {
@@ -18,13 +18,13 @@ public record Change(int mapping, Kind kind, byte[] key, byte[] value, long sequ
   }
 
   /** Creates an upsert, or a delete when {@code value} is {@code null}. */
-  public Change(int mapping, byte[] key, byte[] value, long sequence) {
-    this(mapping, value == null ? Kind.DELETE : Kind.UPSERT, key, value, sequence);
+  public Change(Route route, byte[] key, byte[] value, long sequence) {
+    this(route, value == null ? Kind.DELETE : Kind.UPSERT, key, value, sequence);
   }
 
   /** Creates the removal of every key from {@code begin} (inclusive) to {@code end} (exclusive). */
-  public static Change deleteRange(int mapping, byte[] begin, byte[] end, long sequence) {
-    return new Change(mapping, Kind.DELETE_RANGE, begin, end, sequence);
+  public static Change deleteRange(Route route, byte[] begin, byte[] end, long sequence) {
+    return new Change(route, Kind.DELETE_RANGE, begin, end, sequence);
   }
 
   /** Returns whether the key was removed. */

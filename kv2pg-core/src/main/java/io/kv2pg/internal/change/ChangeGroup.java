@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,8 +17,10 @@ import java.util.TreeMap;
  */
 public final class ChangeGroup {
   private final List<ChangeBatch> batches = new ArrayList<>();
-  private final Map<Integer, Map<ByteBuffer, Change>> latestByMapping = new TreeMap<>();
-  private final Map<Integer, List<Change>> rangesByMapping = new TreeMap<>();
+  private static final Comparator<Route> IN_ORDER = Comparator.comparingInt(Route::position);
+
+  private final Map<Route, Map<ByteBuffer, Change>> latestByRoute = new TreeMap<>(IN_ORDER);
+  private final Map<Route, List<Change>> rangesByRoute = new TreeMap<>(IN_ORDER);
   private long weight;
   private int changeCount;
 
@@ -28,13 +31,13 @@ public final class ChangeGroup {
     changeCount += batch.changes().size();
     for (Change change : batch.changes()) {
       Map<ByteBuffer, Change> latest =
-          latestByMapping.computeIfAbsent(change.mapping(), m -> new LinkedHashMap<>());
+          latestByRoute.computeIfAbsent(change.route(), m -> new LinkedHashMap<>());
       if (change.isRangeDelete()) {
         // Earlier writes inside the range are void; later ones stay in latest and, applied after
         // the range deletes, win as they should.
         latest.values().removeIf(
             earlier -> KeyRanges.contains(change.key(), change.rangeEnd(), earlier.key()));
-        rangesByMapping.computeIfAbsent(change.mapping(), m -> new ArrayList<>()).add(change);
+        rangesByRoute.computeIfAbsent(change.route(), m -> new ArrayList<>()).add(change);
       } else {
         latest.put(ByteBuffer.wrap(change.key()), change);
       }
@@ -119,19 +122,19 @@ public final class ChangeGroup {
     return changeCount;
   }
 
-  /** Returns the mapping indexes that have changes, in increasing order. */
-  public Collection<Integer> mappings() {
-    return latestByMapping.keySet();
+  /** Returns the routes (mappings) that have changes, in the replication's order. */
+  public Collection<Route> routes() {
+    return latestByRoute.keySet();
   }
 
-  /** Returns the mapping's range deletes, in write order; they apply before every other change. */
-  public List<Change> ranges(int mapping) {
-    return rangesByMapping.getOrDefault(mapping, List.of());
+  /** Returns the route's range deletes, in write order; they apply before every other change. */
+  public List<Change> ranges(Route route) {
+    return rangesByRoute.getOrDefault(route, List.of());
   }
 
-  /** Returns each key's last change for the mapping, in the order keys were first written. */
-  public Collection<Change> latest(int mapping) {
-    Map<ByteBuffer, Change> latest = latestByMapping.get(mapping);
+  /** Returns each key's last change for the route, in the order keys were first written. */
+  public Collection<Change> latest(Route route) {
+    Map<ByteBuffer, Change> latest = latestByRoute.get(route);
     return latest == null ? List.of() : latest.values();
   }
 }

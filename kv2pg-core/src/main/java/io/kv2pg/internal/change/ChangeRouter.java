@@ -18,7 +18,7 @@ import java.util.Map;
  */
 public final class ChangeRouter {
   private final Map<Integer, List<Route>> routesByFamily = new HashMap<>();
-  private final Map<Integer, CopiedRange> copiedRanges;
+  private final Map<Route, CopiedRange> copiedRanges;
   private final ValueReader values;
 
   /** Reads a key's current value back from the store, for merge operands. */
@@ -31,10 +31,10 @@ public final class ChangeRouter {
   /**
    * Creates a router.
    *
-   * @param copiedRanges per mapping index, the keys this run's initial copy reads
+   * @param copiedRanges per route (of {@code routes}), the keys this run's initial copy reads
    * @param values reads merged values back from the store
    */
-  public ChangeRouter(List<Route> routes, Map<Integer, CopiedRange> copiedRanges, ValueReader values) {
+  public ChangeRouter(List<Route> routes, Map<Route, CopiedRange> copiedRanges, ValueReader values) {
     this.copiedRanges = Map.copyOf(copiedRanges);
     this.values = values;
     for (Route route : routes) {
@@ -61,14 +61,14 @@ public final class ChangeRouter {
       for (Route route : routes) {
         Change change = switch (record.type()) {
           case PUT -> matches(record, route)
-              ? new Change(route.mapping(), record.key(), record.value(), record.sequence()) : null;
+              ? new Change(route, record.key(), record.value(), record.sequence()) : null;
           case DELETE, SINGLE_DELETE -> matches(record, route)
-              ? new Change(route.mapping(), record.key(), null, record.sequence()) : null;
+              ? new Change(route, record.key(), null, record.sequence()) : null;
           // A merge record holds an operand, not a value: read the merged value back. It may
           // already include later writes, which the stream then applies again: the table is
           // eventually, not transactionally, consistent for merged keys.
           case MERGE -> matches(record, route)
-              ? new Change(route.mapping(), record.key(),
+              ? new Change(route, record.key(),
                   values.read(record.columnFamilyId(), record.key()), record.sequence())
               : null;
           case DELETE_RANGE -> rangeFor(record, route);
@@ -77,7 +77,7 @@ public final class ChangeRouter {
         if (change == null) {
           continue;
         }
-        CopiedRange copied = copiedRanges.get(route.mapping());
+        CopiedRange copied = copiedRanges.get(route);
         if (copied != null) {
           change = copied.remainder(change);
           if (change == null) {
@@ -112,7 +112,7 @@ public final class ChangeRouter {
     if (end != null && Arrays.compareUnsigned(begin, end) >= 0) {
       return null;
     }
-    return Change.deleteRange(route.mapping(), begin, end, record.sequence());
+    return Change.deleteRange(route, begin, end, record.sequence());
   }
 
   private static ReplicationException unsupported(WalRecord record, Route route) {

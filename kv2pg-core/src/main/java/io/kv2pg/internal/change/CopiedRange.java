@@ -30,6 +30,6 @@ public record CopiedRange(long snapshotSequence, byte[] copiedAfter) {
       end = limit;
     }
     return Arrays.compareUnsigned(change.key(), end) >= 0
-        ? null : Change.deleteRange(change.mapping(), change.key(), end, change.sequence());
+        ? null : Change.deleteRange(change.route(), change.key(), end, change.sequence());
   }
 }

@@ -178,7 +178,7 @@ final class ApplyLoop {
       }
       LOG.warn("kv2pg[{}]: passing over key {} of mapping '{}' at sequence {}, which failed ({}), because"
           + " the store has rewritten or deleted that key since; its later write is applied in its turn",
-          name, HexFormat.of().formatHex(bad.key()), mappings.get(bad.mapping()).name(), bad.sequence(),
+          name, HexFormat.of().formatHex(bad.key()), bad.route().mappingName(), bad.sequence(),
           e.getMessage());
       ChangeGroup rest = group.after(progress.appliedSequence(), bad);
       if (!rest.isEmpty()) {
@@ -197,7 +197,7 @@ final class ApplyLoop {
       return null;
     }
     try {
-      byte[] current = source.database().get(mappings.get(bad.mapping()).columnFamily(), bad.key());
+      byte[] current = source.database().get(mappings.get(bad.route().position()).columnFamily(), bad.key());
       return Arrays.equals(current, bad.value()) ? null : bad;
     } catch (RocksDBException e) {
       error.addSuppressed(e);

@@ -4,6 +4,7 @@ import io.kv2pg.ReplicationException;
 import io.kv2pg.internal.change.Change;
 import io.kv2pg.internal.change.ChangeBatch;
 import io.kv2pg.internal.change.ChangeGroup;
+import io.kv2pg.internal.change.Route;
 import io.kv2pg.internal.postgres.CheckpointStore;
 import io.kv2pg.internal.postgres.SqlStates;
 import io.kv2pg.internal.table.TableWriter;
@@ -12,6 +13,7 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Applies change groups to Postgres, one transaction per group, with the checkpoint in the same
@@ -30,11 +32,12 @@ public final class ChangeApplier {
   }
 
   private final CheckpointStore checkpoints;
-  private final List<TableWriter> writers;
+  private final Map<Route, TableWriter> writers;
 
-  public ChangeApplier(CheckpointStore checkpoints, List<? extends TableWriter> writers) {
+  /** @param writers each route's writer; every change applied must come by one of these routes */
+  public ChangeApplier(CheckpointStore checkpoints, Map<Route, TableWriter> writers) {
     this.checkpoints = checkpoints;
-    this.writers = List.copyOf(writers);
+    this.writers = Map.copyOf(writers);
   }
 
   /**
@@ -75,16 +78,16 @@ public final class ChangeApplier {
   private record Step(TableWriter writer, boolean deletes, List<Change> changes) {}
 
   private List<Step> steps(ChangeGroup group) {
-    List<Integer> mappings = new ArrayList<>(group.mappings());
-    List<Step> steps = new ArrayList<>(mappings.size() * 2);
-    for (int i = mappings.size() - 1; i >= 0; i--) {
-      int mapping = mappings.get(i);
-      List<Change> deletes = new ArrayList<>(group.ranges(mapping));
-      deletes.addAll(select(group.latest(mapping), true));
-      steps.add(new Step(writers.get(mapping), true, deletes));
+    List<Route> routes = new ArrayList<>(group.routes());
+    List<Step> steps = new ArrayList<>(routes.size() * 2);
+    for (int i = routes.size() - 1; i >= 0; i--) {
+      Route route = routes.get(i);
+      List<Change> deletes = new ArrayList<>(group.ranges(route));
+      deletes.addAll(select(group.latest(route), true));
+      steps.add(new Step(writers.get(route), true, deletes));
     }
-    for (int mapping : mappings) {
-      steps.add(new Step(writers.get(mapping), false, select(group.latest(mapping), false)));
+    for (Route route : routes) {
+      steps.add(new Step(writers.get(route), false, select(group.latest(route), false)));
     }
     return steps;
   }

@@ -2,6 +2,7 @@ package io.kv2pg.internal.engine;
 
 import io.kv2pg.ReplicationException;
 import io.kv2pg.internal.change.Change;
+import io.kv2pg.internal.change.Route;
 import io.kv2pg.internal.postgres.CheckpointStore;
 import io.kv2pg.internal.postgres.CheckpointStore.CopyProgress;
 import io.kv2pg.internal.postgres.PostgresSession;
@@ -64,7 +65,7 @@ final class InitialCopy {
    *
    * @return whether the copy completed; {@code false} if the replication is stopping
    */
-  boolean copy(PostgresSession session, MappingPlan mapping, int index, TableWriter writer,
+  boolean copy(PostgresSession session, MappingPlan mapping, Route route, TableWriter writer,
       Snapshot snapshot, CopyProgress start, LongConsumer rowsCopied)
       throws SQLException, PostgresSession.Abandoned {
     long sequence = snapshot.getSequenceNumber();
@@ -76,7 +77,7 @@ final class InitialCopy {
     try (Prefetcher scan = new Prefetcher("kv2pg-" + logName + "-copy-reader", chunkRows,
         () -> new SnapshotScan(database, mapping.columnFamily(), snapshot, mapping.prefix(),
             start.resumeAfter()),
-        entry -> new Change(index, entry.key(), entry.value(), sequence))) {
+        entry -> new Change(route, entry.key(), entry.value(), sequence))) {
       while (true) {
         if (stopping.getAsBoolean()) {
           LOG.info("kv2pg[{}]: copy of '{}' interrupted by stop after {} rows; it resumes at the"

@@ -4,6 +4,7 @@ import io.kv2pg.ReplicationException;
 import io.kv2pg.internal.change.ChangeBatch;
 import io.kv2pg.internal.change.ChangeRouter;
 import io.kv2pg.internal.change.CopiedRange;
+import io.kv2pg.internal.change.Route;
 import io.kv2pg.internal.change.RoutedLog;
 import io.kv2pg.internal.postgres.CheckpointStore.CopyProgress;
 import io.kv2pg.internal.rocksdb.DroppedFamilyCheck;
@@ -34,14 +35,18 @@ final class LogReader {
   private final String name;
   private final WalSource source;
   private final List<MappingPlan> mappings;
+  private final List<Route> routes;
   private final ChangeQueue queue;
   private final StopSignal stop;
   private Thread thread;
 
-  LogReader(String name, WalSource source, List<MappingPlan> mappings, ChangeQueue queue, StopSignal stop) {
+  /** @param routes the mappings' routes, by position: the changes it queues refer to them */
+  LogReader(String name, WalSource source, List<MappingPlan> mappings, List<Route> routes, ChangeQueue queue,
+      StopSignal stop) {
     this.name = name;
     this.source = source;
     this.mappings = mappings;
+    this.routes = routes;
     this.queue = queue;
     this.stop = stop;
   }
@@ -58,12 +63,12 @@ final class LogReader {
    * has not reached yet.
    */
   void start(long appliedSequence, Map<Integer, CopyProgress> copies) {
-    Map<Integer, CopiedRange> copiedRanges = new HashMap<>();
-    copies.forEach((index, start) ->
-        copiedRanges.put(index, new CopiedRange(start.snapshotSequence(), start.resumeAfter())));
+    Map<Route, CopiedRange> copiedRanges = new HashMap<>();
+    copies.forEach((position, start) ->
+        copiedRanges.put(routes.get(position), new CopiedRange(start.snapshotSequence(), start.resumeAfter())));
     Map<Integer, ColumnFamilyHandle> families = new HashMap<>();
     mappings.forEach(mapping -> families.put(mapping.columnFamily().getID(), mapping.columnFamily()));
-    ChangeRouter router = new ChangeRouter(MappingPlan.routes(mappings), copiedRanges, (familyId, key) -> {
+    ChangeRouter router = new ChangeRouter(routes, copiedRanges, (familyId, key) -> {
       try {
         return source.database().get(families.get(familyId), key);
       } catch (RocksDBException e) {

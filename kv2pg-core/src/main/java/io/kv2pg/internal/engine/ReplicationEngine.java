@@ -4,6 +4,7 @@ import io.kv2pg.ReplicationException;
 import io.kv2pg.ReplicationState;
 import io.kv2pg.ReplicationStatus;
 import io.kv2pg.RunningReplication;
+import io.kv2pg.internal.change.Route;
 import io.kv2pg.internal.postgres.CheckpointStore;
 import io.kv2pg.internal.postgres.CheckpointStore.CopyProgress;
 import io.kv2pg.internal.postgres.PostgresConnector;
@@ -16,6 +17,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -53,6 +55,8 @@ public final class ReplicationEngine implements RunningReplication {
   private final String name;
   private final WalSource source;
   private final List<MappingPlan> mappings;
+  /** One route per mapping, by position: changes refer to them, and writers are found by them. */
+  private final List<Route> routes;
   private final List<TableWriter> writers = new ArrayList<>();
   private final int copyChunkRows;
   private final CheckpointStore checkpoints;
@@ -71,15 +75,18 @@ public final class ReplicationEngine implements RunningReplication {
     this.source = source;
     this.mappings = List.copyOf(mappings);
     this.copyChunkRows = copyChunkRows;
+    this.routes = MappingPlan.routes(this.mappings);
+    Map<Route, TableWriter> writerByRoute = new HashMap<>();
     for (int i = 0; i < mappings.size(); i++) {
       writers.add(mappings.get(i).writer(i));
+      writerByRoute.put(routes.get(i), writers.get(i));
     }
     this.checkpoints = new CheckpointStore(name);
     this.session = new PostgresSession(postgres, checkpoints, name, stop::isStopping);
     this.progress = new Progress(name);
-    this.reader = new LogReader(name, source, this.mappings, queue, stop);
+    this.reader = new LogReader(name, source, this.mappings, routes, queue, stop);
     this.applyLoop = new ApplyLoop(name, source, this.mappings, queue, session, checkpoints,
-        new ChangeApplier(checkpoints, writers), progress);
+        new ChangeApplier(checkpoints, writerByRoute), progress);
     this.writerThread = new Thread(this::runWriter, "kv2pg-" + name + "-writer");
     writerThread.setDaemon(true);
     this.watchThread = new Thread(this::runWatch, "kv2pg-" + name + "-watch");
@@ -172,7 +179,7 @@ public final class ReplicationEngine implements RunningReplication {
     InitialCopy copy = new InitialCopy(name, source.database(), checkpoints, stop::isStopping, copyChunkRows);
     for (Map.Entry<Integer, CopyProgress> entry : new TreeMap<>(plan.copies).entrySet()) {
       int index = entry.getKey();
-      if (!copy.copy(session, mappings.get(index), index, writers.get(index), plan.snapshot, entry.getValue(),
+      if (!copy.copy(session, mappings.get(index), routes.get(index), writers.get(index), plan.snapshot, entry.getValue(),
           progress::copied)) {
         return false;
       }
