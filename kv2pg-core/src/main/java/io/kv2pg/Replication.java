@@ -118,11 +118,7 @@ public final class Replication {
      * with it. The password is never logged or shown.
      */
     public Builder postgres(String jdbcUrl) {
-      Objects.requireNonNull(jdbcUrl, "postgres jdbcUrl must not be null");
-      String problem = PostgresConnector.urlProblem(jdbcUrl);
-      if (problem != null) {
-        throw new IllegalArgumentException("postgres jdbcUrl " + problem);
-      }
+      PostgresConnector.requireUrl(jdbcUrl);
       if (dataSource != null) {
         throw new IllegalStateException("postgres was already set to a DataSource");
       }

@@ -54,12 +54,7 @@ public final class ReplicationRecords {
    *     its scheme)
    */
   public static ReplicationRecords of(String jdbcUrl) {
-    Objects.requireNonNull(jdbcUrl, "postgres jdbcUrl must not be null");
-    String problem = PostgresConnector.urlProblem(jdbcUrl);
-    if (problem != null) {
-      throw new IllegalArgumentException("postgres jdbcUrl " + problem);
-    }
-    return new ReplicationRecords(PostgresConnector.forUrl(jdbcUrl, "kv2pg-records"));
+    return new ReplicationRecords(PostgresConnector.forUrl(PostgresConnector.requireUrl(jdbcUrl), "kv2pg-records"));
   }
 
   /**

@@ -34,11 +34,7 @@ class PostgresLimitsTest {
     createSlowVersionedTable(url, "0.01");
     try (TestStore store = TestStore.open(dir, "cf1")) {
       ColumnFamilyHandle cf = store.family("cf1");
-      put(store, cf, 0, 1);
-      Replication replication = replication(url, store, cf);
-      try (RunningReplication running = replication.start()) {
-        Await.caughtUp(running, WAIT, "the first key");
-      }
+      Replication replication = replicateTheFirstKey(url, store, cf);
       // Read back as one transaction of 256 rows at 10 ms each: too slow for 1 s; 64 rows pass.
       for (int batch = 0; batch < BATCHES; batch++) {
         writeBatch(store, cf, 1 + batch * KEYS_PER_BATCH, 1);
@@ -78,11 +74,7 @@ class PostgresLimitsTest {
     createSlowVersionedTable(url, "0.05");
     try (TestStore store = TestStore.open(dir, "cf1")) {
       ColumnFamilyHandle cf = store.family("cf1");
-      put(store, cf, 0, 1);
-      Replication replication = replication(url, store, cf);
-      try (RunningReplication running = replication.start()) {
-        Await.caughtUp(running, WAIT, "the first key");
-      }
+      Replication replication = replicateTheFirstKey(url, store, cf);
       TestPostgres.execute(url, "alter database " + databaseName(url) + " set statement_timeout = '100ms'");
       long applied = store.db.getLatestSequenceNumber();
       writeBatch(store, cf, 1, 2); // 8 rows at 50 ms: 400 ms, every time
@@ -114,11 +106,7 @@ class PostgresLimitsTest {
     createSlowVersionedTable(url, "0.25");
     try (TestStore store = TestStore.open(dir, "cf1")) {
       ColumnFamilyHandle cf = store.family("cf1");
-      put(store, cf, 0, 1);
-      Replication replication = replication(url, store, cf);
-      try (RunningReplication running = replication.start()) {
-        Await.caughtUp(running, WAIT, "the first key");
-      }
+      Replication replication = replicateTheFirstKey(url, store, cf);
       TestPostgres.execute(url, "alter database " + databaseName(url) + " set statement_timeout = '1s'");
       writeBatch(store, cf, 1, 2); // 8 rows at 250 ms: 2 s, over the timeout
       try (RunningReplication running = replication.start()) {
@@ -156,6 +144,17 @@ class PostgresLimitsTest {
       assertThat(running.status().state()).isEqualTo(ReplicationState.STOPPED);
       assertThat(running.status().waitingFor()).isEmpty();
     }
+  }
+
+  /** Replicates key 0 and stops, so that what is written next is streamed at the next start. */
+  private static Replication replicateTheFirstKey(String url, TestStore store, ColumnFamilyHandle cf)
+      throws Exception {
+    put(store, cf, 0, 1);
+    Replication replication = replication(url, store, cf);
+    try (RunningReplication running = replication.start()) {
+      Await.caughtUp(running, WAIT, "the first key");
+    }
+    return replication;
   }
 
   /** A declared table, written with one set-based statement per transaction. */

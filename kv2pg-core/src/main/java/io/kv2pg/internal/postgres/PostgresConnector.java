@@ -70,6 +70,22 @@ public final class PostgresConnector {
   }
 
   /**
+   * Checks a URL given to the public API as its {@code postgres jdbcUrl} property.
+   *
+   * @return the URL
+   * @throws NullPointerException if it is {@code null}
+   * @throws IllegalArgumentException if it is not a pgjdbc URL (the message names only its scheme)
+   */
+  public static String requireUrl(String url) {
+    Objects.requireNonNull(url, "postgres jdbcUrl must not be null");
+    String problem = urlProblem(url);
+    if (problem != null) {
+      throw new IllegalArgumentException("postgres jdbcUrl " + problem);
+    }
+    return url;
+  }
+
+  /**
    * Returns why {@code url} is not a pgjdbc URL, or {@code null} when it is one. The reason names
    * only the URL's scheme: another driver's URL has its own syntax, so it cannot be masked.
    */
