@@ -1,11 +1,15 @@
 package io.kv2pg;
 
 import io.kv2pg.internal.engine.ReplicationEngine;
+import io.kv2pg.internal.engine.Telemetry;
+import io.kv2pg.internal.metrics.MicrometerTelemetry;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.kv2pg.internal.postgres.PostgresConnector;
 import io.kv2pg.internal.rocksdb.PrimaryWalSource;
 import io.kv2pg.internal.rocksdb.WalRetention;
 import io.kv2pg.internal.rocksdb.WalSource;
 import io.kv2pg.internal.table.MappingPlan;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -34,7 +38,7 @@ public final class Replication {
   private final RocksDB database;
   private final PostgresConnector postgres;
   private final List<TreeMapping> trees;
-  private final int copyChunkRows;
+  private final ReplicationEngine.Settings settings;
 
   private Replication(Builder builder) {
     this.name = builder.name;
@@ -43,7 +47,8 @@ public final class Replication {
         ? PostgresConnector.forUrl(builder.jdbcUrl, "kv2pg-" + builder.name)
         : PostgresConnector.forDataSource(builder.dataSource);
     this.trees = List.copyOf(builder.trees);
-    this.copyChunkRows = builder.copyChunkRows;
+    this.settings = new ReplicationEngine.Settings(builder.copyChunkRows, builder.stallAfter,
+        builder.meterRegistry == null ? Telemetry.Factory.NONE : MicrometerTelemetry.factory(builder.meterRegistry));
   }
 
   /** Starts describing a replication. */
@@ -83,7 +88,7 @@ public final class Replication {
   }
 
   RunningReplication start(WalSource source) {
-    ReplicationEngine engine = new ReplicationEngine(name, source, postgres, plans(), copyChunkRows);
+    ReplicationEngine engine = new ReplicationEngine(name, source, postgres, plans(), settings);
     engine.start();
     return engine;
   }
@@ -108,7 +113,9 @@ public final class Replication {
     private String jdbcUrl;
     private DataSource dataSource;
     private final List<TreeMapping> trees = new ArrayList<>();
-    private int copyChunkRows = ReplicationEngine.DEFAULT_COPY_CHUNK_ROWS;
+    private int copyChunkRows = ReplicationEngine.Settings.DEFAULT_COPY_CHUNK_ROWS;
+    private Duration stallAfter = ReplicationEngine.Settings.DEFAULT_STALL_AFTER;
+    private MeterRegistry meterRegistry;
 
     private Builder() {}
 
@@ -171,6 +178,39 @@ public final class Replication {
     /** Adds a tree mapping; call once per mapping. At least one is required. */
     public Builder tree(TreeMapping mapping) {
       trees.add(Objects.requireNonNull(mapping, "tree must not be null"));
+      return this;
+    }
+
+    /**
+     * Sets how long the replication may be behind the store without committing anything before it
+     * counts as stalled (default 60 s): then it logs one warning naming what it waits for, and
+     * {@link ReplicationStatus#stalled()} and the {@code kv2pg.stalled} gauge say so until it
+     * commits again (logged once more).
+     *
+     * @param stallAfter at least one second
+     */
+    public Builder stallAfter(Duration stallAfter) {
+      Objects.requireNonNull(stallAfter, "stallAfter must not be null");
+      if (stallAfter.compareTo(Duration.ofSeconds(1)) < 0) {
+        throw new IllegalArgumentException("stallAfter must be at least 1 s but was " + stallAfter);
+      }
+      this.stallAfter = stallAfter;
+      return this;
+    }
+
+    /**
+     * Publishes the replication's metrics to a Micrometer registry (optional: without a call,
+     * kv2pg loads no Micrometer class, and the dependency may be left out). Every meter is tagged
+     * {@code replication=<name>}: {@code kv2pg.lag} (seconds), {@code kv2pg.lag.sequences}, {@code
+     * kv2pg.rows.applied} (tagged {@code mapping}, {@code op=upsert|delete}), {@code kv2pg.commits},
+     * {@code kv2pg.commit.duration}, {@code kv2pg.retries} (tagged {@code sqlstate.class}), {@code
+     * kv2pg.copy.rows} (tagged {@code mapping}), {@code kv2pg.dead.letters}, {@code
+     * kv2pg.queue.bytes}, {@code kv2pg.state} (tagged {@code state}, 1 for the current one) and
+     * {@code kv2pg.stalled}. They are registered at start and removed when the replication is
+     * stopped; docs/OPERATIONS.md says what each means.
+     */
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.meterRegistry = Objects.requireNonNull(registry, "meterRegistry must not be null");
       return this;
     }
 

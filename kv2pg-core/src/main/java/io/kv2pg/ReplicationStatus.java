@@ -1,11 +1,13 @@
 package io.kv2pg;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
 
 /**
- * An immutable snapshot of a running replication's progress.
+ * An immutable snapshot of a running replication's progress. Counts are for this run: they start
+ * at zero when {@link Replication#start()} returns.
  *
  * @param name the replication's name
  * @param state where the replication is in its life
@@ -21,6 +23,20 @@ import java.util.Optional;
  *     as "Postgres unreachable: ... (attempt 7, next in 4 s)" while it retries, or "statement on
  *     shop.orders blocked by a lock held by server process 4711, running for 12 s"; empty while it
  *     makes progress or has nothing to do
+ * @param lag how long the oldest write that Postgres does not hold yet has been waiting, measured
+ *     from when kv2pg first saw it in the store (RocksDB records no time of writing; kv2pg reads the
+ *     log continuously; writes already in the log at start, and the entries an initial copy copies, count
+ *     from the start); {@link
+ *     Duration#ZERO} when caught up
+ * @param copyProgress the initial copy under way, while the state is {@link
+ *     ReplicationState#COPYING} and a mapping is being copied
+ * @param commits transactions committed by this run (copy chunks included)
+ * @param retries attempts that Postgres failed in a way that kv2pg retries (lost connection,
+ *     restart, serialization failure, deadlock, a limit), counted by this run
+ * @param deadLetters changes set aside by this run because of their data
+ * @param stalled whether the replication is behind and has committed nothing for longer than
+ *     {@link Replication.Builder#stallAfter(java.time.Duration)}; {@link #waitingFor()} usually
+ *     says why
  */
 public record ReplicationStatus(
     String name,
@@ -30,7 +46,13 @@ public record ReplicationStatus(
     long rowsApplied,
     Optional<Instant> lastCommit,
     Optional<ReplicationException> failure,
-    Optional<String> waitingFor) {
+    Optional<String> waitingFor,
+    Duration lag,
+    Optional<CopyProgress> copyProgress,
+    long commits,
+    long retries,
+    long deadLetters,
+    boolean stalled) {
 
   public ReplicationStatus {
     Objects.requireNonNull(name, "name");
@@ -38,10 +60,33 @@ public record ReplicationStatus(
     Objects.requireNonNull(lastCommit, "lastCommit");
     Objects.requireNonNull(failure, "failure");
     Objects.requireNonNull(waitingFor, "waitingFor");
+    Objects.requireNonNull(lag, "lag");
+    Objects.requireNonNull(copyProgress, "copyProgress");
   }
 
   /** Returns how many sequence numbers the store is ahead of Postgres (never negative). */
   public long sequenceLag() {
     return Math.max(0, sourceSequence - appliedSequence);
+  }
+
+  /**
+   * The initial copy of one mapping, as far as it got.
+   *
+   * @param mapping the mapping being copied
+   * @param rowsCopied rows of the mapping committed so far, by this run and by an interrupted one
+   *     that it resumes
+   * @param estimatedRows an estimate of the rows the copy ends with: RocksDB's estimate of the keys
+   *     in the mapping's tree (which counts the whole tree for a prefix mapping), never below
+   *     {@code rowsCopied}
+   */
+  public record CopyProgress(String mapping, long rowsCopied, long estimatedRows) {
+    public CopyProgress {
+      Objects.requireNonNull(mapping, "mapping");
+    }
+
+    /** Returns how much of the estimate is copied, from 0 to 1. */
+    public double fraction() {
+      return estimatedRows == 0 ? 1.0 : Math.min(1.0, (double) rowsCopied / estimatedRows);
+    }
   }
 }

@@ -43,6 +43,7 @@ final class ApplyLoop {
   private final CheckpointStore checkpoints;
   private final ChangeApplier applier;
   private final Progress progress;
+  private final List<String> mappingNames;
   /** How many changes a group may take; smaller for a while after a limit error. */
   private int groupChanges = GROUP_CHANGES;
   private long groupsSinceShrink;
@@ -59,6 +60,7 @@ final class ApplyLoop {
     this.checkpoints = checkpoints;
     this.applier = applier;
     this.progress = progress;
+    this.mappingNames = mappings.stream().map(MappingPlan::name).toList();
   }
 
   /**
@@ -140,11 +142,18 @@ final class ApplyLoop {
     try {
       session.run((connection, retry) -> {
         if (retry && committedAlready(connection) >= group.lastSequence()) {
-          progress.committed(group.lastSequence(), 0); // The uncertain commit did happen.
+          progress.reached(group.lastSequence()); // The uncertain commit did happen.
           return null;
         }
-        long rows = applier.apply(connection, group);
-        progress.committed(group.lastSequence(), rows);
+        long started = System.nanoTime();
+        AppliedRows rows = applier.apply(connection, group);
+        long nanos = System.nanoTime() - started;
+        progress.committed(group.lastSequence(), rows, nanos);
+        if (LOG.isDebugEnabled()) {
+          LOG.debug("kv2pg[{}]: committed sequences {} to {} ({} write batches) in {} µs: {}", name,
+              group.batches().get(0).firstSequence(), group.lastSequence(), group.batches().size(), nanos / 1000,
+              rows.describe(mappingNames));
+        }
         return null;
       });
     } catch (PostgresSession.LimitReached e) {
@@ -168,7 +177,7 @@ final class ApplyLoop {
   private void isolate(ChangeGroup group) throws SQLException, PostgresSession.Abandoned {
     try {
       session.run((connection, retry) -> {
-        applier.applyIsolating(connection, group, committedAlready(connection), progress::committed);
+        applier.applyIsolating(connection, group, committedAlready(connection), progress);
         return null;
       });
     } catch (ReplicationException e) {

@@ -24,18 +24,12 @@ import java.util.Map;
  * it commits the group's batches one at a time up to the failing one, then replays that batch
  * row by row under savepoints to name the key. Not thread-safe; the connection is the caller's.
  */
-public final class ChangeApplier {
-  /** Told about every commit. */
-  @FunctionalInterface
-  public interface CommitListener {
-    void committed(long appliedSequence, long rows);
-  }
-
+final class ChangeApplier {
   private final CheckpointStore checkpoints;
   private final Map<Route, TableWriter> writers;
 
   /** @param writers each route's writer; every change applied must come by one of these routes */
-  public ChangeApplier(CheckpointStore checkpoints, Map<Route, TableWriter> writers) {
+  ChangeApplier(CheckpointStore checkpoints, Map<Route, TableWriter> writers) {
     this.checkpoints = checkpoints;
     this.writers = Map.copyOf(writers);
   }
@@ -47,9 +41,9 @@ public final class ChangeApplier {
    * @throws SQLException from Postgres (transient or caused by the data)
    * @throws ReplicationException if a parameter function failed
    */
-  public long apply(Connection connection, ChangeGroup group) throws SQLException {
+  AppliedRows apply(Connection connection, ChangeGroup group) throws SQLException {
     try {
-      long rows = write(connection, group);
+      AppliedRows rows = write(connection, group);
       checkpoints.saveAppliedSequence(connection, group.lastSequence());
       connection.commit();
       return rows;
@@ -59,8 +53,8 @@ public final class ChangeApplier {
     }
   }
 
-  private long write(Connection connection, ChangeGroup group) throws SQLException {
-    long rows = 0;
+  private AppliedRows write(Connection connection, ChangeGroup group) throws SQLException {
+    AppliedRows rows = new AppliedRows(writers.size());
     for (Step step : steps(group)) {
       if (step.deletes()) {
         List<Change> ranges = step.changes().stream().filter(Change::isRangeDelete).toList();
@@ -69,13 +63,13 @@ public final class ChangeApplier {
       } else {
         step.writer().upsert(connection, step.changes());
       }
-      rows += step.changes().size();
+      rows.add(step.route().position(), step.deletes(), step.changes().size());
     }
     return rows;
   }
 
   /** One statement batch: a mapping's deletes or its upserts. */
-  private record Step(TableWriter writer, boolean deletes, List<Change> changes) {}
+  private record Step(Route route, TableWriter writer, boolean deletes, List<Change> changes) {}
 
   private List<Step> steps(ChangeGroup group) {
     List<Route> routes = new ArrayList<>(group.routes());
@@ -84,10 +78,10 @@ public final class ChangeApplier {
       Route route = routes.get(i);
       List<Change> deletes = new ArrayList<>(group.ranges(route));
       deletes.addAll(select(group.latest(route), true));
-      steps.add(new Step(writers.get(route), true, deletes));
+      steps.add(new Step(route, writers.get(route), true, deletes));
     }
     for (Route route : routes) {
-      steps.add(new Step(writers.get(route), false, select(group.latest(route), false)));
+      steps.add(new Step(route, writers.get(route), false, select(group.latest(route), false)));
     }
     return steps;
   }
@@ -109,18 +103,19 @@ public final class ChangeApplier {
    * @throws SQLException if a transient error interrupts the work (the caller retries)
    * @throws ReplicationException naming the failing mapping, key and sequence
    */
-  public void applyIsolating(Connection connection, ChangeGroup group, long appliedSequence,
-      CommitListener listener) throws SQLException {
+  void applyIsolating(Connection connection, ChangeGroup group, long appliedSequence, Progress progress)
+      throws SQLException {
     for (ChangeBatch batch : group.batches()) {
       if (batch.lastSequence() <= appliedSequence) {
-        listener.committed(batch.lastSequence(), 0); // Committed by an earlier, uncertain attempt.
+        progress.reached(batch.lastSequence()); // Committed by an earlier, uncertain attempt.
         continue;
       }
       ChangeGroup single = new ChangeGroup();
       single.add(batch);
       try {
-        long rows = apply(connection, single);
-        listener.committed(batch.lastSequence(), rows);
+        long started = System.nanoTime();
+        AppliedRows rows = apply(connection, single);
+        progress.committed(batch.lastSequence(), rows, System.nanoTime() - started);
       } catch (SQLException e) {
         if (SqlStates.isTransient(e)) {
           throw e;

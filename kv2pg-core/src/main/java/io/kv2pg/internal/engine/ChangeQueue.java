@@ -89,6 +89,16 @@ public final class ChangeQueue {
     }
   }
 
+  /** Returns the weight (about the bytes) of the batches waiting to be applied; any thread. */
+  public long weight() {
+    lock.lock();
+    try {
+      return weight;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Returns whether {@link #abort()} was called. */
   public boolean isAborted() {
     lock.lock();

@@ -19,9 +19,9 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
-import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
 import org.rocksdb.Snapshot;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,9 +66,10 @@ final class InitialCopy {
    * @return whether the copy completed; {@code false} if the replication is stopping
    */
   boolean copy(PostgresSession session, MappingPlan mapping, Route route, TableWriter writer,
-      Snapshot snapshot, CopyProgress start, LongConsumer rowsCopied)
+      Snapshot snapshot, CopyProgress start, Progress progressOfRun)
       throws SQLException, PostgresSession.Abandoned {
     long sequence = snapshot.getSequenceNumber();
+    progressOfRun.copyStarted(mapping.name(), start.rowsCopied(), estimateKeys(mapping));
     LOG.info("kv2pg[{}]: copying mapping '{}' from the snapshot at sequence {}{}", logName,
         mapping.name(), sequence, start.resumeAfter() == null ? "" : " (resuming)");
     long rows = start.rowsCopied();
@@ -91,15 +92,27 @@ final class InitialCopy {
         byte[] copiedThrough = lastCopied;
         byte[] last = changes.isEmpty() ? lastCopied : changes.get(changes.size() - 1).key();
         CopyProgress progress = new CopyProgress(sequence, last, rows + changes.size(), done);
+        long started = System.nanoTime();
         nothingAhead = write(session, mapping, writer, changes, copiedThrough, nothingAhead, progress);
         rows = progress.rowsCopied();
         lastCopied = last;
-        rowsCopied.accept(changes.size());
+        progressOfRun.copied(changes.size(), System.nanoTime() - started);
         if (done) {
+          progressOfRun.copyEnded();
           LOG.info("kv2pg[{}]: copied mapping '{}': {} rows", logName, mapping.name(), rows);
           return true;
         }
       }
+    }
+  }
+
+  /** Returns RocksDB's estimate of the keys in the mapping's tree, 0 if it has none. */
+  private long estimateKeys(MappingPlan mapping) {
+    try {
+      return Math.max(0, database.getLongProperty(mapping.columnFamily(), "rocksdb.estimate-num-keys"));
+    } catch (RocksDBException e) {
+      LOG.debug("kv2pg[{}]: no key estimate for tree '{}': {}", logName, mapping.treeName(), e.getMessage());
+      return 0;
     }
   }
 

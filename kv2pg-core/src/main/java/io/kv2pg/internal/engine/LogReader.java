@@ -38,17 +38,19 @@ final class LogReader {
   private final List<Route> routes;
   private final ChangeQueue queue;
   private final StopSignal stop;
+  private final Progress progress;
   private Thread thread;
 
   /** @param routes the mappings' routes, by position: the changes it queues refer to them */
   LogReader(String name, WalSource source, List<MappingPlan> mappings, List<Route> routes, ChangeQueue queue,
-      StopSignal stop) {
+      StopSignal stop, Progress progress) {
     this.name = name;
     this.source = source;
     this.mappings = mappings;
     this.routes = routes;
     this.queue = queue;
     this.stop = stop;
+    this.progress = progress;
   }
 
   /** Returns the check that the mapped column families still exist. */
@@ -92,7 +94,11 @@ final class LogReader {
         }
         droppedFamilies.maybeCheck();
         ChangeBatch batch = log.poll();
-        if (batch != null && !queue.put(batch)) {
+        if (batch == null) {
+          continue;
+        }
+        progress.seen(batch.lastSequence());
+        if (!queue.put(batch)) {
           return;
         }
       }

@@ -45,8 +45,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ReplicationEngine implements RunningReplication {
   private static final Logger LOG = LoggerFactory.getLogger(ReplicationEngine.class);
-  /** Rows per initial-copy transaction unless a test asks for fewer. */
-  public static final int DEFAULT_COPY_CHUNK_ROWS = InitialCopy.CHUNK_ROWS;
   private static final long QUEUE_WEIGHT = 64L << 20;
   private static final long WATCH_INTERVAL_MILLIS = 1_000;
   /** How long a stop waits after cancelling, and again after terminating, kv2pg's server process. */
@@ -63,18 +61,34 @@ public final class ReplicationEngine implements RunningReplication {
   private final PostgresSession session;
   private final ChangeQueue queue = new ChangeQueue(QUEUE_WEIGHT);
   private final Progress progress;
+  private final Telemetry.Factory telemetryFactory;
+  /** Set by {@link #start()}, so that no gauge reads a half-constructed engine. */
+  private volatile Telemetry telemetry = Telemetry.NONE;
   private final StopSignal stop = new StopSignal();
   private final LogReader reader;
   private final ApplyLoop applyLoop;
   private final Thread writerThread;
   private final Thread watchThread;
 
+  /**
+   * How a run behaves, as the builder set it.
+   *
+   * @param copyChunkRows rows per initial-copy transaction
+   * @param stallAfter how long the run may be behind without a commit before it counts as stalled
+   * @param telemetry makes the run's metrics
+   */
+  public record Settings(int copyChunkRows, Duration stallAfter, Telemetry.Factory telemetry) {
+    /** Rows per initial-copy transaction unless a test asks for fewer. */
+    public static final int DEFAULT_COPY_CHUNK_ROWS = InitialCopy.CHUNK_ROWS;
+    public static final Duration DEFAULT_STALL_AFTER = Duration.ofSeconds(60);
+  }
+
   public ReplicationEngine(String name, WalSource source, PostgresConnector postgres, List<MappingPlan> mappings,
-      int copyChunkRows) {
+      Settings settings) {
     this.name = name;
     this.source = source;
     this.mappings = List.copyOf(mappings);
-    this.copyChunkRows = copyChunkRows;
+    this.copyChunkRows = settings.copyChunkRows();
     this.routes = MappingPlan.routes(this.mappings);
     Map<Route, TableWriter> writerByRoute = new HashMap<>();
     for (int i = 0; i < mappings.size(); i++) {
@@ -82,9 +96,10 @@ public final class ReplicationEngine implements RunningReplication {
       writerByRoute.put(routes.get(i), writers.get(i));
     }
     this.checkpoints = new CheckpointStore(name);
-    this.session = new PostgresSession(postgres, checkpoints, name, stop::isStopping);
-    this.progress = new Progress(name);
-    this.reader = new LogReader(name, source, this.mappings, routes, queue, stop);
+    this.progress = new Progress(name, settings.stallAfter());
+    this.session = new PostgresSession(postgres, checkpoints, name, stop::isStopping, progress::retried);
+    this.telemetryFactory = settings.telemetry();
+    this.reader = new LogReader(name, source, this.mappings, routes, queue, stop, progress);
     this.applyLoop = new ApplyLoop(name, source, this.mappings, queue, session, checkpoints,
         new ChangeApplier(checkpoints, writerByRoute), progress);
     this.writerThread = new Thread(this::runWriter, "kv2pg-" + name + "-writer");
@@ -96,6 +111,10 @@ public final class ReplicationEngine implements RunningReplication {
   /** Starts the engine's threads; call once. */
   public void start() {
     LOG.info("kv2pg[{}]: starting: {} tree mapping(s) from {}", name, mappings.size(), source.describe());
+    progress.seen(latestSequenceOr(0));
+    telemetry = telemetryFactory.create(name, mappings.stream().map(MappingPlan::name).toList(), this::status,
+        queue::weight);
+    progress.reportTo(telemetry);
     writerThread.start();
     watchThread.start();
   }
@@ -103,6 +122,7 @@ public final class ReplicationEngine implements RunningReplication {
   private void runWatch() {
     while (writerThread.isAlive()) {
       session.checkBlocked();
+      progress.checkStall(latestSequenceOr(progress.appliedSequence()), session::waitingFor);
       try {
         writerThread.join(WATCH_INTERVAL_MILLIS);
       } catch (InterruptedException e) {
@@ -131,8 +151,7 @@ public final class ReplicationEngine implements RunningReplication {
         checkpoints.clearFailure(connection);
         return null;
       });
-      progress.enter(ReplicationState.STREAMING);
-      LOG.info("kv2pg[{}]: streaming from sequence {}", name, progress.appliedSequence() + 1);
+      progress.enter(ReplicationState.STREAMING, " from sequence " + (progress.appliedSequence() + 1));
       applyLoop.run(Long.MAX_VALUE);
     } catch (PostgresSession.Abandoned e) {
       LOG.warn("kv2pg[{}]: stopped while Postgres was unavailable ({}); what was not committed is"
@@ -156,9 +175,7 @@ public final class ReplicationEngine implements RunningReplication {
       queue.abort();
       reader.join();
       session.close();
-      progress.enter(ReplicationState.STOPPED);
-      LOG.info("kv2pg[{}]: {} at sequence {}", name,
-          progress.state() == ReplicationState.FAILED ? "failed" : "stopped", progress.appliedSequence());
+      progress.enter(ReplicationState.STOPPED, " at sequence " + progress.appliedSequence());
     }
   }
 
@@ -167,7 +184,8 @@ public final class ReplicationEngine implements RunningReplication {
     if (plan.copies.isEmpty()) {
       return true;
     }
-    progress.enter(ReplicationState.COPYING);
+    progress.enter(ReplicationState.COPYING, ": " + plan.copies.size() + " mapping(s) from the snapshot at sequence "
+        + plan.snapshot.getSequenceNumber());
     // Bring the tables that are already complete up to the snapshot first, so that when the
     // copy ends every table shows the store as of the snapshot (foreign keys between an old
     // table and a newly copied one hold).
@@ -180,7 +198,7 @@ public final class ReplicationEngine implements RunningReplication {
     for (Map.Entry<Integer, CopyProgress> entry : new TreeMap<>(plan.copies).entrySet()) {
       int index = entry.getKey();
       if (!copy.copy(session, mappings.get(index), routes.get(index), writers.get(index), plan.snapshot, entry.getValue(),
-          progress::copied)) {
+          progress)) {
         return false;
       }
     }
@@ -188,7 +206,7 @@ public final class ReplicationEngine implements RunningReplication {
   }
 
   private void fail(ReplicationException error) {
-    LOG.error("kv2pg[{}]: replication failed: {}", name, error.getMessage(), error);
+    LOG.error("kv2pg[{}]: failed: {}", name, error.getMessage(), error);
     progress.fail(error);
     Connection connection = session.openConnection();
     if (connection != null) {
@@ -237,6 +255,7 @@ public final class ReplicationEngine implements RunningReplication {
     }
     try {
       if (join(timeout)) {
+        telemetry.close();
         return;
       }
       // Blocked in Postgres (a lock, a slow statement): cancel, then end kv2pg's server process,
@@ -248,7 +267,9 @@ public final class ReplicationEngine implements RunningReplication {
       session.interrupt(true);
       if (!join(INTERRUPT_GRACE)) {
         LOG.warn("kv2pg[{}]: stop returns while the writer thread is still running ({})", name, status());
+        return;
       }
+      telemetry.close();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

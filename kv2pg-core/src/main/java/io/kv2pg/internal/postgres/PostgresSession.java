@@ -6,6 +6,7 @@ import java.sql.SQLException;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import org.postgresql.PGConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,6 +32,8 @@ public final class PostgresSession implements AutoCloseable {
   static final int LIMIT_ATTEMPTS = 3;
   /** How long work runs before {@link #waitingFor()} reports it. */
   static final long SLOW_WORK_MILLIS = 2_000;
+  /** How often a retry loop that goes on says so again in the log. */
+  private static final long RETRY_LOG_INTERVAL_NANOS = 60_000_000_000L;
   /** How long to wait for a lock that an ended process's session may still hold. */
   private static final long LOCK_WAIT_MILLIS = 15_000;
 
@@ -53,6 +56,7 @@ public final class PostgresSession implements AutoCloseable {
   private final CheckpointStore checkpoints;
   private final String logName;
   private final BooleanSupplier stopping;
+  private final Consumer<SQLException> retried;
   private final ServerProcess serverProcess;
   private final Object sleeper = new Object();
   private Connection connection;
@@ -66,12 +70,17 @@ public final class PostgresSession implements AutoCloseable {
   /** What the running statement waits for, as {@link #checkBlocked} last saw it. */
   private volatile String blockedBy;
 
+  /**
+   * @param stopping whether the replication is stopping, so that a retry loop gives up
+   * @param retried told of every failed attempt that is tried again, on the session's thread
+   */
   public PostgresSession(PostgresConnector connector, CheckpointStore checkpoints, String logName,
-      BooleanSupplier stopping) {
+      BooleanSupplier stopping, Consumer<SQLException> retried) {
     this.connector = connector;
     this.checkpoints = checkpoints;
     this.logName = logName;
     this.stopping = stopping;
+    this.retried = retried;
     this.serverProcess = new ServerProcess(connector, logName);
   }
 
@@ -115,11 +124,16 @@ public final class PostgresSession implements AutoCloseable {
     boolean retry = false;
     int attempts = 0;
     int limitErrors = 0;
+    long loggedNanos = 0;
     while (true) {
       attempts++;
       try {
         workStartedNanos = System.nanoTime();
-        return work.run(connection(), retry);
+        T result = work.run(connection(), retry);
+        if (attempts > 1) {
+          LOG.info("kv2pg[{}]: Postgres works again, after {} attempts", logName, attempts);
+        }
+        return result;
       } catch (SQLException e) {
         SqlStates.Retry kind = SqlStates.retry(e);
         if (kind == SqlStates.Retry.NEVER) {
@@ -141,7 +155,17 @@ public final class PostgresSession implements AutoCloseable {
         String why = (SqlStates.isConnectionError(e) ? "Postgres unreachable: " : "Postgres failed: ")
             + SqlStates.describe(e);
         waiting = why + " (attempt " + attempts + ", next in " + formatMillis(backoff) + ")";
-        LOG.warn("kv2pg[{}]: {}; retrying in {} ms", logName, why, backoff);
+        retried.accept(e);
+        long now = System.nanoTime();
+        if (attempts == 1) {
+          LOG.warn("kv2pg[{}]: {}; retrying in {} ms, {}", logName, why, backoff,
+              kind == SqlStates.Retry.A_FEW_TIMES ? "up to " + LIMIT_ATTEMPTS + " attempts"
+                  : "for as long as it takes (logged again once a minute; the status shows each attempt)");
+          loggedNanos = now;
+        } else if (now - loggedNanos >= RETRY_LOG_INTERVAL_NANOS) {
+          LOG.warn("kv2pg[{}]: still retrying after {} attempts: {}", logName, attempts, why);
+          loggedNanos = now;
+        }
         pause(backoff);
         backoff = Math.min(MAX_BACKOFF_MILLIS, backoff * 2);
         retry = true;

@@ -1,0 +1,48 @@
+package io.kv2pg.internal.engine;
+
+import io.kv2pg.ReplicationStatus;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * Where a run reports what it does, for metrics. {@link #NONE} reports nowhere, so that a
+ * replication without a meter registry loads no metrics library.
+ *
+ * <p>Concurrency: the writer thread reports commits and copies, the session's thread (the writer)
+ * retries, and {@link #close} comes from the thread that stops the run; implementations are
+ * thread-safe and never block.
+ */
+public interface Telemetry {
+  /** Reports nowhere. */
+  Telemetry NONE = new Telemetry() {};
+
+  /** A transaction of the stream committed {@code rows}, after {@code nanos} of work. */
+  default void committed(AppliedRows rows, long nanos) {}
+
+  /** A chunk of the initial copy of {@code mapping} committed {@code rows}, after {@code nanos}. */
+  default void copied(String mapping, long rows, long nanos) {}
+
+  /** Postgres failed an attempt with {@code error}, and the work is tried again. */
+  default void retried(SQLException error) {}
+
+  /** The run is over and its status will not change again: forget what it registered. */
+  default void close() {}
+
+  /** Makes the telemetry of one run. */
+  @FunctionalInterface
+  interface Factory {
+    /** Reports nowhere. */
+    Factory NONE = (name, mappings, status, queueBytes) -> Telemetry.NONE;
+
+    /**
+     * @param name the replication's name
+     * @param mappings the mappings' names, in the replication's order
+     * @param status the run's status, for gauges; cheap, never blocks
+     * @param queueBytes the bytes of changes read and not yet applied
+     */
+    Telemetry create(String name, List<String> mappings, Supplier<ReplicationStatus> status,
+        LongSupplier queueBytes);
+  }
+}
