@@ -3,15 +3,18 @@ package io.kv2pg;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
  * A child JVM running a test class's {@code main} on this JVM's class path, with its output (stdout
@@ -28,9 +31,20 @@ final class ChildJvm implements AutoCloseable {
    * {@code marker} (null: none).
    */
   static ChildJvm start(Class<?> main, String marker, String... args) throws IOException {
+    return start(System.getProperty("java.class.path"), main, marker, args);
+  }
+
+  /** Like {@link #start(Class, String, String...)}, without the class path entries that contain {@code left}. */
+  static ChildJvm startWithout(String left, Class<?> main, String marker, String... args) throws IOException {
+    String classPath = Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
+        .filter(entry -> !entry.contains(left)).collect(Collectors.joining(File.pathSeparator));
+    return start(classPath, main, marker, args);
+  }
+
+  private static ChildJvm start(String classPath, Class<?> main, String marker, String... args) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> command = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:TieredStopAtLevel=1",
-        "-cp", System.getProperty("java.class.path"), main.getName()));
+        "-cp", classPath, main.getName()));
     command.addAll(List.of(args));
     Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
     return new ChildJvm(process, marker, main.getSimpleName());
