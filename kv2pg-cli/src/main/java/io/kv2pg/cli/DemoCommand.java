@@ -33,6 +33,7 @@ import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.DBOptions;
 import org.rocksdb.RocksDB;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -92,6 +93,9 @@ final class DemoCommand extends CliCommand {
       description = "At the end, keep the store, the replication and the embedded PostgreSQL up until Ctrl-C.")
   boolean keepRunning;
 
+  @Mixin
+  MetricsOptions metrics;
+
   @Option(names = "--plain", description = "Print log lines instead of a live display, even on a terminal.")
   boolean plain;
 
@@ -143,6 +147,11 @@ final class DemoCommand extends CliCommand {
 
     Replication.Builder builder = Replication.builder()
         .postgres(target.dataSource("kv2pg-" + NAME)).source(store).name(NAME);
+    MetricsServer server = metrics.start(cli);
+    if (server != null) {
+      resources.push(server::close);
+      builder.meterRegistry(server.registry());
+    }
     config.mappings(families).forEach(builder::tree);
     Replication replication = builder.build();
     cli.out.printf(Locale.ROOT, "Replicating into %s (tables %s.customers, %s.orders, %s.order_lines) while"
@@ -151,6 +160,9 @@ final class DemoCommand extends CliCommand {
     CopySummary copies = CopySummary.before(target, NAME);
     RunningReplication running = Replications.start(replication);
     resources.push(running::stop);
+    if (server != null) {
+      server.watch(running);
+    }
     WriteClock clock = new WriteClock();
     AtomicReference<Throwable> writerError = new AtomicReference<>();
     Thread writer = new Thread(() -> write(shop, store, clock, writerError), "kv2pg-demo-writer");

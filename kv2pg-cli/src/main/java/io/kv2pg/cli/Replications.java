@@ -18,11 +18,19 @@ final class Replications {
   }
 
   static Replication build(ReplicationConfig config, PostgresTarget target, Store store) {
+    return build(config, target, store, null);
+  }
+
+  /** Builds the replication; it publishes its metrics to {@code metrics} unless that is null. */
+  static Replication build(ReplicationConfig config, PostgresTarget target, Store store, MetricsServer metrics) {
     List<TreeMapping> mappings = config.mappings(store.families);
     Replication.Builder builder = Replication.builder()
         .postgres(target.dataSource("kv2pg-" + config.name()))
         .source(store.db)
         .name(config.name());
+    if (metrics != null) {
+      builder.meterRegistry(metrics.registry());
+    }
     mappings.forEach(builder::tree);
     return builder.build();
   }

@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.util.Locale;
 import java.util.OptionalLong;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code kv2pg sync --config FILE}: replicate until caught up, then stop. */
@@ -31,12 +32,16 @@ final class SyncCommand extends CliCommand {
   @Option(names = "--plain", description = "Print log lines instead of a live display, even on a terminal.")
   boolean plain;
 
+  @Mixin
+  MetricsOptions metrics;
+
   @Override
   int execute() throws Exception {
     ReplicationConfig replicationConfig = ConfigLoader.load(config, cli.env);
     PostgresTarget target = PostgresTarget.of(replicationConfig);
-    try (Store store = Store.openPrimary(replicationConfig.store(), Replications.where(replicationConfig))) {
-      Replication replication = Replications.build(replicationConfig, target, store);
+    try (MetricsServer server = metrics.start(cli);
+        Store store = Store.openPrimary(replicationConfig.store(), Replications.where(replicationConfig))) {
+      Replication replication = Replications.build(replicationConfig, target, store, server);
       target.check();
       Schemas.ensure(target, replicationConfig);
       cli.out.printf("sync: replication '%s' from %s into %s%n", replication.name(), store.path, target.display());
@@ -49,6 +54,9 @@ final class SyncCommand extends CliCommand {
           replication.trees().stream().map(TreeMapping::treeName).distinct().toList());
       CopySummary copies = CopySummary.before(target, replication.name());
       RunningReplication running = Replications.start(replication);
+      if (server != null) {
+        server.watch(running);
+      }
       Thread hook = new Thread(running::stop, "kv2pg-sync-stop");
       Runtime.getRuntime().addShutdownHook(hook);
       ReplicationStatus status;
