@@ -165,6 +165,34 @@ class MetricsTest {
     }
   }
 
+  @Test
+  void aRetryLoopLogsItsFirstAttemptAndCountsEveryOne() throws Exception {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    try (LogCapture log = new LogCapture(); TestStore store = TestStore.open(dir, "cf1")) {
+      ColumnFamilyHandle cf = store.family("cf1");
+      store.db.put(cf, key(1), value(1));
+      Replication replication = Replication.builder().postgres("jdbc:postgresql://127.0.0.1:1/nowhere?user=x")
+          .source(store.db).name(NAME).meterRegistry(registry)
+          .tree(TreeMapping.builder(cf).table("t").keyColumn("id", Decoders.int64()).build())
+          .build();
+      RunningReplication running = replication.start();
+      try {
+        ReplicationStatus retrying = Await.status(running, WAIT, "four attempts", status -> status.retries() >= 4);
+        assertThat(retrying.waitingFor()).hasValueSatisfying(why -> assertThat(why).startsWith("Postgres unreachable"));
+        assertThat(counter(registry, "kv2pg.retries", "sqlstate.class", "08"))
+            .isGreaterThanOrEqualTo(4).isEqualTo(running.status().retries());
+        assertState(registry, ReplicationState.STARTING);
+      } finally {
+        running.stop(Duration.ofSeconds(5));
+      }
+      long warnings = log.text().lines()
+          .filter(line -> line.contains("[" + NAME + "]: Postgres unreachable") && line.contains("retrying in"))
+          .count();
+      assertThat(warnings).as(log.text()).isEqualTo(1);
+      assertThat(log.text()).doesNotContain("still retrying");
+    }
+  }
+
   private static void assertState(SimpleMeterRegistry registry, ReplicationState current) {
     for (ReplicationState state : ReplicationState.values()) {
       assertThat(registry.get("kv2pg.state").tag("state", state.name().toLowerCase(Locale.ROOT))

@@ -306,11 +306,12 @@ public final class PostgresSession implements AutoCloseable {
     }
   }
 
-  private static int backendPid(Connection opened) {
+  private int backendPid(Connection opened) {
     try {
       return opened.unwrap(PGConnection.class).getBackendPID();
     } catch (SQLException e) {
-      LOG.debug("the connection is not pgjdbc's, so a stop cannot cancel its statements: {}", e.getMessage());
+      LOG.debug("kv2pg[{}]: the connection is not pgjdbc's, so a stop cannot cancel its statements: {}", logName,
+          e.getMessage());
       return 0;
     }
   }
@@ -349,11 +350,11 @@ public final class PostgresSession implements AutoCloseable {
     }
   }
 
-  private static void closeQuietly(Connection connection) {
+  private void closeQuietly(Connection connection) {
     try {
       connection.close();
     } catch (SQLException e) {
-      LOG.debug("closing a failed connection: {}", e.getMessage());
+      LOG.debug("kv2pg[{}]: closing a failed connection: {}", logName, e.getMessage());
     }
   }
 
