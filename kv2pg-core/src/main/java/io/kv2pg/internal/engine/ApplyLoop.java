@@ -43,6 +43,7 @@ final class ApplyLoop {
   private final CheckpointStore checkpoints;
   private final ChangeApplier applier;
   private final Progress progress;
+  private final StopSignal stop;
   /** How many changes a group may take; smaller for a while after a limit error. */
   private int groupChanges = GROUP_CHANGES;
   private long groupsSinceShrink;
@@ -50,7 +51,7 @@ final class ApplyLoop {
   private ChangeBatch pending;
 
   ApplyLoop(String name, WalSource source, List<MappingPlan> mappings, ChangeQueue queue, PostgresSession session,
-      CheckpointStore checkpoints, ChangeApplier applier, Progress progress) {
+      CheckpointStore checkpoints, ChangeApplier applier, Progress progress, StopSignal stop) {
     this.name = name;
     this.source = source;
     this.mappings = mappings;
@@ -59,14 +60,16 @@ final class ApplyLoop {
     this.checkpoints = checkpoints;
     this.applier = applier;
     this.progress = progress;
+    this.stop = stop;
   }
 
   /**
-   * Applies change groups until the stream ends, or until {@code limit} (a write batch boundary)
-   * is applied. A batch taken beyond the limit waits in {@link #pending} for the next call.
+   * Applies change groups until the stream ends, until {@code limit} (a write batch boundary) is
+   * applied, or until a stop's target is: a batch that starts after the stop's target is not
+   * applied. A batch taken beyond the limit waits in {@link #pending} for the next call.
    */
   void run(long limit) throws SQLException, PostgresSession.Abandoned, InterruptedException {
-    while (progress.appliedSequence() < limit) {
+    while (progress.appliedSequence() < limit && !stop.drained(progress.appliedSequence() + 1)) {
       ChangeBatch first = pending != null ? pending : queue.take(TAKE_NANOS);
       pending = null;
       if (first == null) {
@@ -75,7 +78,7 @@ final class ApplyLoop {
         }
         continue;
       }
-      if (first.lastSequence() > limit) {
+      if (first.lastSequence() > limit || stop.drained(first.firstSequence())) {
         pending = first;
         return;
       }
@@ -88,7 +91,7 @@ final class ApplyLoop {
           if (next == null) {
             break;
           }
-          if (next.lastSequence() > limit) {
+          if (next.lastSequence() > limit || stop.drained(next.firstSequence())) {
             pending = next;
             break;
           }

@@ -86,7 +86,7 @@ public final class ReplicationEngine implements RunningReplication {
     this.progress = new Progress(name);
     this.reader = new LogReader(name, source, this.mappings, routes, queue, stop);
     this.applyLoop = new ApplyLoop(name, source, this.mappings, queue, session, checkpoints,
-        new ChangeApplier(checkpoints, writerByRoute), progress);
+        new ChangeApplier(checkpoints, writerByRoute), progress, stop);
     this.writerThread = new Thread(this::runWriter, "kv2pg-" + name + "-writer");
     writerThread.setDaemon(true);
     this.watchThread = new Thread(this::runWatch, "kv2pg-" + name + "-watch");
@@ -224,13 +224,28 @@ public final class ReplicationEngine implements RunningReplication {
 
   @Override
   public void stop(Duration timeout) {
+    checkTimeout(timeout);
+    stopAfter(latestSequenceOr(progress.appliedSequence()), "after sequence", timeout);
+  }
+
+  @Override
+  public void stopAtNextCommit(Duration timeout) {
+    checkTimeout(timeout);
+    // The transaction being applied, if any, holds batches after the applied sequence: it commits,
+    // and no later batch starts.
+    stopAfter(progress.appliedSequence(), "at the next commit, after sequence", timeout);
+  }
+
+  private static void checkTimeout(Duration timeout) {
     if (timeout == null || timeout.isNegative()) {
       throw new IllegalArgumentException("timeout must not be null or negative");
     }
-    long drainTo = latestSequenceOr(progress.appliedSequence());
+  }
+
+  private void stopAfter(long drainTo, String how, Duration timeout) {
     if (stop.request(drainTo)) {
       session.wake();
-      LOG.info("kv2pg[{}]: stopping after sequence {}", name, drainTo);
+      LOG.info("kv2pg[{}]: stopping {} {}", name, how, drainTo);
     }
     if (Thread.currentThread() == writerThread) {
       return;
