@@ -6,7 +6,10 @@ import java.time.Duration;
  * A replication that {@link Replication#start()} started: the initial copy and the streaming run on
  * kv2pg's own threads until {@link #stop()}.
  *
- * <p>All methods are thread-safe.
+ * <p>All methods are thread-safe. Two ways to stop, both idempotent and bounded in time: {@link
+ * #stop()} drains (applies what the store held when it was called), {@link #stopAtNextCommit}
+ * does not (what is left is applied at the next start). Either way nothing is lost or applied
+ * twice: the checkpoint commits with the rows.
  */
 public interface RunningReplication extends AutoCloseable {
   /** How long {@link #stop()} waits for the drain before it cancels what Postgres is doing: 10 s. */
@@ -50,6 +53,26 @@ public interface RunningReplication extends AutoCloseable {
    * @throws IllegalArgumentException if {@code timeout} is null or negative
    */
   void stop(Duration timeout);
+
+  /**
+   * Stops the replication at its next commit, without draining: the transaction being applied, if
+   * any, commits, and no later one starts (an initial copy stops at its next chunk, as with {@link
+   * #stop()}). What the store holds beyond that point is left in its log and applied at the next
+   * start; {@link #status()} then shows the applied sequence and the {@linkplain
+   * ReplicationStatus#sequenceLag() lag}. Use it to end promptly (an interrupt, a time limit) when
+   * the backlog may be large; {@link #stop()} applies it all first.
+   *
+   * <p>Otherwise like {@link #stop(Duration)}: waits at most {@code timeout} for that commit, then
+   * cancels what Postgres is doing and ends kv2pg's server process; returns once kv2pg's threads
+   * have ended (within about {@code timeout} plus 10 s whatever Postgres does); idempotent; never
+   * throws because of the replication's state; keeps the interrupt flag if interrupted while
+   * waiting. Called after {@link #stop()} (from another thread, while the drain runs), it cuts the
+   * drain short at the next commit; {@link #stop()} after it does not extend it.
+   *
+   * @param timeout how long to wait for the commit in progress; must not be null or negative
+   * @throws IllegalArgumentException if {@code timeout} is null or negative
+   */
+  void stopAtNextCommit(Duration timeout);
 
   /** Same as {@link #stop()}. */
   @Override

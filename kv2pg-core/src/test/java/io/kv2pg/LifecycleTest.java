@@ -173,6 +173,56 @@ class LifecycleTest {
     }
   }
 
+  /**
+   * stopAtNextCommit does not drain: with a large backlog it ends at a commit short of the store's
+   * latest sequence, the checkpoint is that commit, and the next start applies the rest.
+   */
+  @Test
+  void stopAtNextCommitLeavesTheBacklogToTheNextStart() throws Exception {
+    String url = TestPostgres.newDatabase();
+    try (TestStore store = TestStore.open(dir, "cf1")) {
+      ColumnFamilyHandle cf = store.family("cf1");
+      store.db.put(cf, key(-1), value(-1, 0));
+      Replication replication = Replication.builder().postgres(url).source(store.db).name("halt")
+          .tree(bytesMapping(cf, "t", new byte[0], null)).build();
+      RunningReplication running = replication.start();
+      long last;
+      try {
+        assertThat(running.awaitCaughtUp(WAIT)).isTrue();
+        long before = running.status().appliedSequence();
+        for (int i = 0; i < 200_000; i += 100) {
+          try (WriteBatch batch = new WriteBatch(); WriteOptions options = new WriteOptions()) {
+            for (int j = i; j < i + 100; j++) {
+              batch.put(cf, key(j), value(j, 1));
+            }
+            store.db.write(options, batch);
+          }
+        }
+        last = store.db.getLatestSequenceNumber();
+        Await.status(running, WAIT, "the backlog being applied", status -> status.appliedSequence() > before);
+
+        running.stopAtNextCommit(Duration.ofSeconds(10));
+
+        ReplicationStatus status = running.status();
+        assertThat(status.state()).isEqualTo(ReplicationState.STOPPED);
+        assertThat(status.failure()).isEmpty();
+        assertThat(status.appliedSequence()).as("stopped short of the backlog's end").isLessThan(last);
+        assertThat(status.sequenceLag()).isEqualTo(last - status.appliedSequence());
+        assertThat(appliedSequence(url, "halt")).isEqualTo(status.appliedSequence());
+        assertThatCode(running::stop).as("stop() after it does not drain now").doesNotThrowAnyException();
+        assertThat(running.status().appliedSequence()).isEqualTo(status.appliedSequence());
+        assertThatThrownBy(() -> running.stopAtNextCommit(null)).isInstanceOf(IllegalArgumentException.class);
+      } finally {
+        running.close();
+      }
+      try (RunningReplication again = replication.start()) {
+        assertThat(again.awaitCaughtUp(WAIT)).isTrue();
+      }
+      assertThat(table(url, "t")).containsExactlyElementsOf(store(store, "cf1", new byte[0]));
+      assertThat(appliedSequence(url, "halt")).isEqualTo(last);
+    }
+  }
+
   /** Values large enough that a copy chunk is cut by its byte budget, not by its row count. */
   @Test
   void initialCopyOfLargeValuesCopiesEveryEntry() throws Exception {

@@ -4,19 +4,25 @@ import io.kv2pg.ReplicationException;
 import java.io.PrintWriter;
 import java.util.function.Function;
 
-/** What every command shares: output streams, the environment, whether output is a terminal. */
+/**
+ * What every command shares: output streams, the environment, whether output is a terminal, and
+ * the signals.
+ */
 final class Cli {
   final PrintWriter out;
   final PrintWriter err;
   final Function<String, String> env;
   final boolean terminal;
+  /** Ctrl-C and SIGTERM: installed by {@link Main#main}, none when run inside another program. */
+  final Interrupts interrupts;
   volatile boolean verbose;
 
-  Cli(PrintWriter out, PrintWriter err, Function<String, String> env, boolean terminal) {
+  Cli(PrintWriter out, PrintWriter err, Function<String, String> env, boolean terminal, Interrupts interrupts) {
     this.out = out;
     this.err = err;
     this.env = env;
     this.terminal = terminal;
+    this.interrupts = interrupts;
   }
 
   /** Prints an error as one line (plus the stack trace when verbose) and returns its exit code. */

@@ -23,7 +23,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
@@ -163,6 +162,10 @@ final class DemoCommand extends CliCommand {
     if (server != null) {
       server.watch(running);
     }
+    resources.push(cli.interrupts.whileRunning("stopping the demo at the next commit", () -> {
+      stopWriter = true;
+      running.stopAtNextCommit(Replications.STOP_TIMEOUT);
+    }));
     WriteClock clock = new WriteClock();
     AtomicReference<Throwable> writerError = new AtomicReference<>();
     Thread writer = new Thread(() -> write(shop, store, clock, writerError), "kv2pg-demo-writer");
@@ -187,6 +190,9 @@ final class DemoCommand extends CliCommand {
     } finally {
       stopWriter = true;
       writer.join();
+    }
+    if (cli.interrupts.received()) {
+      return interrupted(running);
     }
     if (writerError.get() != null) {
       throw new CliException(Main.FOUND, "the demo's writer failed: " + writerError.get(), writerError.get());
@@ -219,9 +225,19 @@ final class DemoCommand extends CliCommand {
       cli.out.println("                      and kv2pg status --config " + configFile);
       cli.out.println("Press Ctrl-C to stop.");
       cli.out.flush();
-      new CountDownLatch(1).await();
+      cli.interrupts.await();
+    }
+    if (cli.interrupts.received()) {
+      return interrupted(running);
     }
     return clean ? Main.OK : Main.FOUND;
+  }
+
+  /** After Ctrl-C or SIGTERM, which stopped the replication at its next commit: says where, returns 130/143. */
+  private int interrupted(RunningReplication running) {
+    running.stopAtNextCommit(Replications.STOP_TIMEOUT);
+    cli.out.printf("demo: %s: %s%n", cli.interrupts.signalName(), Replications.stoppedAt(running.status()));
+    return cli.interrupts.exitCode();
   }
 
   private volatile boolean stopWriter;

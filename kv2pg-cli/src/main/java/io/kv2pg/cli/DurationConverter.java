@@ -34,4 +34,20 @@ final class DurationConverter implements ITypeConverter<Duration> {
     }
     throw new TypeConversionException("'" + value + "' is not a duration; write it like 500ms, 20s, 2m or 1h");
   }
+
+  /** Writes a duration the way the converter reads it: 1500ms, 20s, 2m, 1h, or 90s. */
+  static String format(Duration duration) {
+    long millis = duration.toMillis();
+    if (millis % 1000 != 0) {
+      return millis + "ms";
+    }
+    long seconds = millis / 1000;
+    if (seconds % 3600 == 0 && seconds > 0) {
+      return seconds / 3600 + "h";
+    }
+    if (seconds % 60 == 0 && seconds > 0) {
+      return seconds / 60 + "m";
+    }
+    return seconds + "s";
+  }
 }

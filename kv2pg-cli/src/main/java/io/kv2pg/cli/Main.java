@@ -12,8 +12,9 @@ import picocli.CommandLine.ParameterException;
 /**
  * The {@code kv2pg} command line: {@code demo}, {@code sync}, {@code verify}, {@code status}.
  *
- * <p>Exit codes: 0 success, 1 a difference or a failure found, 2 a usage or configuration error.
- * An error prints one line; {@code -v} adds the stack trace and kv2pg's log.
+ * <p>Exit codes: 0 success, 1 a difference or a failure found, 2 a usage or configuration error,
+ * 130 ended by Ctrl-C (SIGINT), 143 ended by SIGTERM (see {@link Interrupts}). An error prints one
+ * line; {@code -v} adds the stack trace and kv2pg's log.
  */
 public final class Main {
   /** Exit code: success. */
@@ -22,6 +23,10 @@ public final class Main {
   public static final int FOUND = 1;
   /** Exit code: bad usage or configuration (including an unreachable database or a store in use). */
   public static final int USAGE = 2;
+  /** Exit code: stopped by Ctrl-C (SIGINT), 128 plus the signal's number. */
+  public static final int SIGINT = 130;
+  /** Exit code: stopped by SIGTERM, 128 plus the signal's number. */
+  public static final int SIGTERM = 143;
 
   /** The slf4j-simple setting for the replication engine's log, whose failures the CLI reports itself. */
   static final String ENGINE_LOG_LEVEL = "org.slf4j.simpleLogger.log." + ReplicationEngine.class.getName();
@@ -33,7 +38,8 @@ public final class Main {
     configureLogging(verbose);
     PrintStream out = System.out;
     boolean terminal = System.console() != null;
-    int code = run(args, out, System.err, System.getenv()::get, terminal);
+    Interrupts interrupts = Interrupts.install(System.err);
+    int code = run(args, out, System.err, System.getenv()::get, terminal, interrupts);
     out.flush();
     System.exit(code);
   }
@@ -47,9 +53,14 @@ public final class Main {
    */
   public static int run(String[] args, PrintStream out, PrintStream err, Function<String, String> env,
       boolean terminal) {
+    return run(args, out, err, env, terminal, Interrupts.none());
+  }
+
+  static int run(String[] args, PrintStream out, PrintStream err, Function<String, String> env,
+      boolean terminal, Interrupts interrupts) {
     PrintWriter outWriter = new PrintWriter(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8), true);
     PrintWriter errWriter = new PrintWriter(new java.io.OutputStreamWriter(err, StandardCharsets.UTF_8), true);
-    Cli cli = new Cli(outWriter, errWriter, env, terminal);
+    Cli cli = new Cli(outWriter, errWriter, env, terminal, interrupts);
     CommandLine commandLine = new CommandLine(new RootCommand(), new CommandLine.IFactory() {
       @Override
       public <K> K create(Class<K> type) throws Exception {

@@ -8,6 +8,7 @@ import io.kv2pg.RunningReplication;
 import io.kv2pg.TreeMapping;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 
 /** Builds and runs replications for the commands. */
 final class Replications {
@@ -56,13 +57,35 @@ final class Replications {
     };
   }
 
+  /** How long a stop at the next commit waits for that commit before it cancels it. */
+  static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
+
   /**
    * Waits until the replication has applied everything the store held when the wait began, or
-   * failed.
+   * failed or stopped.
    */
   static ReplicationStatus awaitCaughtUp(RunningReplication running) throws InterruptedException {
+    return awaitCaughtUp(running, null);
+  }
+
+  /**
+   * As {@link #awaitCaughtUp(RunningReplication)}, for at most {@code timeout} ({@code null}: no
+   * limit).
+   *
+   * @return the status, or {@code null} if the time ran out first
+   */
+  static ReplicationStatus awaitCaughtUp(RunningReplication running, Duration timeout) throws InterruptedException {
+    long deadline = timeout == null ? 0 : System.nanoTime() + timeout.toNanos();
     while (true) {
-      if (running.awaitCaughtUp(Duration.ofMillis(500))) {
+      Duration wait = Duration.ofMillis(500);
+      if (timeout != null) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return null;
+        }
+        wait = Duration.ofNanos(Math.min(left, wait.toNanos()));
+      }
+      if (running.awaitCaughtUp(wait)) {
         return running.status();
       }
       ReplicationStatus status = running.status();
@@ -70,6 +93,12 @@ final class Replications {
         return status;
       }
     }
+  }
+
+  /** "stopped at sequence N, M behind": where a replication stopped short, for people. */
+  static String stoppedAt(ReplicationStatus status) {
+    return String.format(Locale.ROOT, "stopped at sequence %,d, %,d behind", status.appliedSequence(),
+        status.sequenceLag());
   }
 
   /** The failure's message, or {@code null}. */

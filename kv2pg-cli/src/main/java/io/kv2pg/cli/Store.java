@@ -9,6 +9,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
@@ -37,15 +38,18 @@ final class Store implements AutoCloseable {
   private final List<ColumnFamilyDescriptor> descriptors;
   private final List<ColumnFamilyHandle> handles;
   private final Path temporarySecondary;
+  /** The shutdown hook that deletes {@link #temporarySecondary} if the JVM ends before {@link #close()}. */
+  private final Thread cleanup;
 
   private Store(Path path, RocksDB db, DBOptions options, List<ColumnFamilyDescriptor> descriptors,
-      List<ColumnFamilyHandle> handles, Path temporarySecondary) {
+      List<ColumnFamilyHandle> handles, Path temporarySecondary, Thread cleanup) {
     this.path = path;
     this.db = db;
     this.options = options;
     this.descriptors = descriptors;
     this.handles = handles;
     this.temporarySecondary = temporarySecondary;
+    this.cleanup = cleanup;
     Map<String, ColumnFamilyHandle> byName = new LinkedHashMap<>();
     for (int i = 0; i < descriptors.size(); i++) {
       byName.put(new String(descriptors.get(i).getName(), StandardCharsets.UTF_8), handles.get(i));
@@ -67,7 +71,7 @@ final class Store implements AutoCloseable {
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       RocksDB db = RocksDB.open(options, path.toString(), descriptors, handles);
-      return new Store(path, db, options, descriptors, handles, null);
+      return new Store(path, db, options, descriptors, handles, null, null);
     } catch (RocksDBException e) {
       closeAll(options, descriptors);
       if (isLocked(e)) {
@@ -84,38 +88,61 @@ final class Store implements AutoCloseable {
    * Opens the store as a secondary instance: read-only, allowed while another process owns the
    * store, and brought up to date with {@link #catchUp()}.
    *
+   * <p>A temporary folder is deleted by {@link #close()}, by this method if it fails, and by a
+   * shutdown hook if the JVM ends first (Ctrl-C, SIGTERM, {@code System.exit}).
+   *
    * @param secondaryPath the folder for the secondary's own files, or {@code null} for a temporary one
    */
   static Store openSecondary(Path path, Path secondaryPath, String where) {
     checkExists(path, where);
-    Path folder;
-    Path temporary = null;
-    try {
-      if (secondaryPath == null) {
-        temporary = Files.createTempDirectory("kv2pg-secondary-");
-        folder = temporary;
-      } else {
-        Files.createDirectories(secondaryPath);
-        folder = secondaryPath;
-      }
-    } catch (IOException e) {
-      throw new CliException(Main.USAGE, "cannot create the folder for the secondary instance: " + e, e);
+    // Registered before the folder exists, so that no signal finds the folder without its hook.
+    AtomicReference<Path> temporary = new AtomicReference<>();
+    Thread cleanup = new Thread(() -> deleteTree(temporary.get()), "kv2pg-secondary-cleanup");
+    if (secondaryPath == null) {
+      Runtime.getRuntime().addShutdownHook(cleanup);
     }
-    DBOptions options = new DBOptions();
-    List<ColumnFamilyDescriptor> descriptors = loadOptions(path, options, where);
-    // Every file open at once, opened by one thread: the default 16 threads cost a whole core.
-    options.setCreateIfMissing(false).setMaxOpenFiles(-1).setMaxFileOpeningThreads(1);
-    List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
-      RocksDB db = RocksDB.openAsSecondary(options, path.toString(), folder.toString(), descriptors, handles);
-      Store store = new Store(path, db, options, descriptors, handles, temporary);
-      store.catchUp();
+      Path folder;
+      try {
+        if (secondaryPath == null) {
+          temporary.set(Files.createTempDirectory("kv2pg-secondary-"));
+          folder = temporary.get();
+        } else {
+          Files.createDirectories(secondaryPath);
+          folder = secondaryPath;
+        }
+      } catch (IOException e) {
+        throw new CliException(Main.USAGE, "cannot create the folder for the secondary instance: " + e, e);
+      }
+      DBOptions options = new DBOptions();
+      List<ColumnFamilyDescriptor> descriptors = loadOptions(path, options, where);
+      // Every file open at once, opened by one thread: the default 16 threads cost a whole core.
+      options.setCreateIfMissing(false).setMaxOpenFiles(-1).setMaxFileOpeningThreads(1);
+      List<ColumnFamilyHandle> handles = new ArrayList<>();
+      RocksDB db;
+      try {
+        db = RocksDB.openAsSecondary(options, path.toString(), folder.toString(), descriptors, handles);
+      } catch (RocksDBException e) {
+        closeAll(options, descriptors);
+        throw new CliException(Main.USAGE, "cannot open the RocksDB store at " + path + " (" + where
+            + ") as a secondary instance: " + e.getMessage(), e);
+      }
+      Store store = new Store(path, db, options, descriptors, handles, temporary.get(),
+          secondaryPath == null ? cleanup : null);
+      try {
+        store.catchUp();
+      } catch (RocksDBException | RuntimeException e) {
+        store.close();
+        throw new CliException(Main.USAGE, "cannot read the RocksDB store at " + path + " (" + where
+            + ") as a secondary instance: " + e.getMessage(), e);
+      }
       return store;
-    } catch (RocksDBException e) {
-      closeAll(options, descriptors);
-      deleteTree(temporary);
-      throw new CliException(Main.USAGE, "cannot open the RocksDB store at " + path + " (" + where
-          + ") as a secondary instance: " + e.getMessage(), e);
+    } catch (RuntimeException | Error e) {
+      deleteTree(temporary.get());
+      if (secondaryPath == null) {
+        removeHook(cleanup);
+      }
+      throw e;
     }
   }
 
@@ -207,5 +234,16 @@ final class Store implements AutoCloseable {
     db.close();
     closeAll(options, descriptors);
     deleteTree(temporarySecondary);
+    if (cleanup != null) {
+      removeHook(cleanup);
+    }
+  }
+
+  private static void removeHook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // The JVM is shutting down: the hook runs (or ran) anyway.
+    }
   }
 }

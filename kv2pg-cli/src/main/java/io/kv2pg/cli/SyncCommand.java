@@ -8,6 +8,7 @@ import io.kv2pg.RunningReplication;
 import io.kv2pg.TreeMapping;
 import java.nio.file.Path;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.OptionalLong;
 import picocli.CommandLine.Command;
@@ -22,8 +23,12 @@ import picocli.CommandLine.Option;
         "Opens the store itself, so the application must not be running (the store's LOCK must be free).",
         "A first sync copies everything; later ones apply what was written since (from the WAL).",
         "",
-        "Exit codes: 0 caught up, 1 the replication failed, 2 usage or configuration error",
-        "(bad config file, store missing or in use, no WAL retention, database unreachable)."})
+        "Ctrl-C or SIGTERM stops it at the next commit (within about a second, without applying the rest)",
+        "and says where; the next sync resumes there. A second Ctrl-C ends it at once, which is safe too.",
+        "",
+        "Exit codes: 0 caught up, 1 the replication failed or --timeout ran out, 2 usage or configuration",
+        "error (bad config file, store missing or in use, no WAL retention, database unreachable),",
+        "130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM."})
 final class SyncCommand extends CliCommand {
   @Option(names = "--config", required = true, paramLabel = "FILE",
       description = "The replication's YAML file (docs/CONFIG.md).")
@@ -35,7 +40,13 @@ final class SyncCommand extends CliCommand {
   @Mixin
   MetricsOptions metrics;
 
+  @Option(names = "--timeout", paramLabel = "DURATION", converter = DurationConverter.class,
+      description = {"Give up when not caught up within this time (like 30s, 10m, 1h): stop at the next"
+          + " commit, say how far it got, exit with 1. The next sync resumes there. For cron jobs."})
+  Duration timeout;
+
   @Override
+  @SuppressWarnings("try") // the view and the signal registration are held, not referenced
   int execute() throws Exception {
     ReplicationConfig replicationConfig = ConfigLoader.load(config, cli.env);
     PostgresTarget target = PostgresTarget.of(replicationConfig);
@@ -57,23 +68,40 @@ final class SyncCommand extends CliCommand {
       if (server != null) {
         server.watch(running);
       }
-      Thread hook = new Thread(running::stop, "kv2pg-sync-stop");
-      Runtime.getRuntime().addShutdownHook(hook);
       ReplicationStatus status;
-      try {
-        try (ProgressView view = new ProgressView(cli.out, cli.terminal && !plain, running, () -> estimate,
-            new WriteClock(), null).start()) {
-          status = Replications.awaitCaughtUp(running);
+      boolean caughtUp;
+      try (Interrupts.Registration signals = cli.interrupts.whileRunning("stopping sync at the next commit",
+          () -> running.stopAtNextCommit(Replications.STOP_TIMEOUT))) {
+        try {
+          try (ProgressView view = new ProgressView(cli.out, cli.terminal && !plain, running, () -> estimate,
+              new WriteClock(), null).start()) {
+            status = Replications.awaitCaughtUp(running, timeout);
+          }
+          caughtUp = status != null && status.state() == ReplicationState.STREAMING && !cli.interrupts.received();
+          if (caughtUp) {
+            running.stop();
+          } else {
+            running.stopAtNextCommit(Replications.STOP_TIMEOUT);
+          }
+          status = running.status();
+        } finally {
+          running.close();
         }
-        running.stop();
-        status = running.status();
-      } finally {
-        running.close();
-        removeHook(hook);
       }
       double seconds = (System.nanoTime() - started) / 1e9;
       if (status.state() == ReplicationState.FAILED) {
         throw new CliException(Main.FOUND, "sync failed: " + Replications.failure(status));
+      }
+      if (cli.interrupts.received()) {
+        cli.out.printf(Locale.ROOT, "sync: %s: %s; run sync again to resume%n", cli.interrupts.signalName(),
+            Replications.stoppedAt(status));
+        return cli.interrupts.exitCode();
+      }
+      if (!caughtUp) {
+        String why = timeout == null ? "sync stopped before it caught up"
+            : "sync did not catch up within " + DurationConverter.format(timeout);
+        throw new CliException(Main.FOUND, String.format(Locale.ROOT, "%s: %s (%,d rows written); the next"
+            + " sync resumes there", why, Replications.stoppedAt(status), status.rowsApplied()));
       }
       cli.out.printf(Locale.ROOT, "sync: caught up. Replication '%s' has applied the store through sequence %,d;"
           + " %,d rows written in %.1f s.%n", replication.name(), status.appliedSequence(), status.rowsApplied(),

@@ -44,6 +44,7 @@ final class ApplyLoop {
   private final ChangeApplier applier;
   private final Progress progress;
   private final List<String> mappingNames;
+  private final StopSignal stop;
   /** How many changes a group may take; smaller for a while after a limit error. */
   private int groupChanges = GROUP_CHANGES;
   private long groupsSinceShrink;
@@ -51,7 +52,7 @@ final class ApplyLoop {
   private ChangeBatch pending;
 
   ApplyLoop(String name, WalSource source, List<MappingPlan> mappings, ChangeQueue queue, PostgresSession session,
-      CheckpointStore checkpoints, ChangeApplier applier, Progress progress) {
+      CheckpointStore checkpoints, ChangeApplier applier, Progress progress, StopSignal stop) {
     this.name = name;
     this.source = source;
     this.mappings = mappings;
@@ -61,14 +62,16 @@ final class ApplyLoop {
     this.applier = applier;
     this.progress = progress;
     this.mappingNames = mappings.stream().map(MappingPlan::name).toList();
+    this.stop = stop;
   }
 
   /**
-   * Applies change groups until the stream ends, or until {@code limit} (a write batch boundary)
-   * is applied. A batch taken beyond the limit waits in {@link #pending} for the next call.
+   * Applies change groups until the stream ends, until {@code limit} (a write batch boundary) is
+   * applied, or until a stop's target is: a batch that starts after the stop's target is not
+   * applied. A batch taken beyond the limit waits in {@link #pending} for the next call.
    */
   void run(long limit) throws SQLException, PostgresSession.Abandoned, InterruptedException {
-    while (progress.appliedSequence() < limit) {
+    while (progress.appliedSequence() < limit && !stop.drained(progress.appliedSequence() + 1)) {
       ChangeBatch first = pending != null ? pending : queue.take(TAKE_NANOS);
       pending = null;
       if (first == null) {
@@ -77,7 +80,7 @@ final class ApplyLoop {
         }
         continue;
       }
-      if (first.lastSequence() > limit) {
+      if (first.lastSequence() > limit || stop.drained(first.firstSequence())) {
         pending = first;
         return;
       }
@@ -90,7 +93,7 @@ final class ApplyLoop {
           if (next == null) {
             break;
           }
-          if (next.lastSequence() > limit) {
+          if (next.lastSequence() > limit || stop.drained(next.firstSequence())) {
             pending = next;
             break;
           }

@@ -101,7 +101,7 @@ public final class ReplicationEngine implements RunningReplication {
     this.telemetryFactory = settings.telemetry();
     this.reader = new LogReader(name, source, this.mappings, routes, queue, stop, progress);
     this.applyLoop = new ApplyLoop(name, source, this.mappings, queue, session, checkpoints,
-        new ChangeApplier(checkpoints, writerByRoute), progress);
+        new ChangeApplier(checkpoints, writerByRoute), progress, stop);
     this.writerThread = new Thread(this::runWriter, "kv2pg-" + name + "-writer");
     writerThread.setDaemon(true);
     this.watchThread = new Thread(this::runWatch, "kv2pg-" + name + "-watch");
@@ -242,34 +242,49 @@ public final class ReplicationEngine implements RunningReplication {
 
   @Override
   public void stop(Duration timeout) {
+    checkTimeout(timeout);
+    stopAfter(latestSequenceOr(progress.appliedSequence()), "after sequence", timeout);
+  }
+
+  @Override
+  public void stopAtNextCommit(Duration timeout) {
+    checkTimeout(timeout);
+    // The transaction being applied, if any, holds batches after the applied sequence: it commits,
+    // and no later batch starts.
+    stopAfter(progress.appliedSequence(), "at the next commit, after sequence", timeout);
+  }
+
+  private static void checkTimeout(Duration timeout) {
     if (timeout == null || timeout.isNegative()) {
       throw new IllegalArgumentException("timeout must not be null or negative");
     }
-    long drainTo = latestSequenceOr(progress.appliedSequence());
+  }
+
+  private void stopAfter(long drainTo, String how, Duration timeout) {
     if (stop.request(drainTo)) {
       session.wake();
-      LOG.info("kv2pg[{}]: stopping after sequence {}", name, drainTo);
+      LOG.info("kv2pg[{}]: stopping {} {}", name, how, drainTo);
     }
     if (Thread.currentThread() == writerThread) {
       return;
     }
     try {
-      if (join(timeout)) {
+      boolean ended = join(timeout);
+      if (!ended) {
+        // Blocked in Postgres (a lock, a slow statement): cancel, then end kv2pg's server process,
+        // which would otherwise keep waiting while holding the replication's lock.
+        session.interrupt(false);
+        ended = join(INTERRUPT_GRACE);
+      }
+      if (!ended) {
+        session.interrupt(true);
+        ended = join(INTERRUPT_GRACE);
+      }
+      if (ended) {
         telemetry.close();
-        return;
-      }
-      // Blocked in Postgres (a lock, a slow statement): cancel, then end kv2pg's server process,
-      // which would otherwise keep waiting while holding the replication's lock.
-      session.interrupt(false);
-      if (join(INTERRUPT_GRACE)) {
-        return;
-      }
-      session.interrupt(true);
-      if (!join(INTERRUPT_GRACE)) {
+      } else {
         LOG.warn("kv2pg[{}]: stop returns while the writer thread is still running ({})", name, status());
-        return;
       }
-      telemetry.close();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
