@@ -120,15 +120,22 @@ class CliFrictionTest {
     String admin = TestPostgres.newDatabase();
     String database = admin.substring(admin.lastIndexOf('/') + 1, admin.indexOf('?'));
     String role = "noperm_" + database;
-    TestPostgres.execute(admin, "create role " + role + " login; create schema locked;"
-        + " grant usage on schema locked to " + role + "; revoke create on schema public from public");
+    TestPostgres.execute(admin, "create role " + role + " login; grant create on database " + database + " to "
+        + role + "; create schema locked; create schema open;"
+        + " grant usage on schema locked to " + role + "; grant usage, create on schema open to " + role
+        + "; revoke create on schema public from public; create table open.secret (x int)");
     Path store = dir.resolve("store");
     try (TestStore opened = TestStore.open(store, "users")) {
       opened.db.put(opened.family("users"), ByteBuffer.allocate(8).putLong(1).array(),
           "{\"name\":\"a\"}".getBytes(StandardCharsets.UTF_8));
     }
     String url = admin.substring(0, admin.indexOf('?')) + "?user=" + role;
-    for (String table : List.of("locked.users", "elsewhere.users")) {
+    // No CREATE on the table's schema; a table that the create commands read without a grant, in
+    // a DO block: Postgres adds a "Where:" line to that one.
+    Map<String, String> cases = Map.of("locked.users", "",
+        "open.users", "    create-commands: do $$ begin perform 1 from open.secret; end $$\n");
+    for (Map.Entry<String, String> entry : cases.entrySet()) {
+      String table = entry.getKey();
       Path config = Files.writeString(dir.resolve(table + ".yaml"), """
           name: no-permission
           rocksdb:
@@ -140,11 +147,13 @@ class CliFrictionTest {
               table: %s
               key:
                 id: int64
-          """.formatted(url, table));
+          %s""".formatted(url, table, entry.getValue()));
       CliRun.Result result = CliRun.run(CliRun.passwordOf(admin), "sync", "--config", config.toString());
+
       assertThat(result.exitCode()).as(result.toString()).isNotZero();
       assertThat(result.err().lines().toList()).as(result.toString()).hasSize(1);
-      assertThat(result.err()).as(result.toString()).startsWith("kv2pg: ").contains("permission denied");
+      assertThat(result.err()).as(result.toString()).startsWith("kv2pg: ")
+          .contains(table.startsWith("locked") ? "permission denied for schema locked" : "permission denied for table secret");
     }
   }
 
