@@ -121,6 +121,36 @@ class DeclaredTableTest {
     }
   }
 
+  /** The schema of a declared table is created when it is missing, its name quoted as given. */
+  @Test
+  void aMissingSchemaIsCreatedWithTheTable() throws Exception {
+    String url = TestPostgres.newDatabase();
+    try (TestStore store = TestStore.open(dir, "data")) {
+      ColumnFamilyHandle data = store.family("data");
+      store.db.put(data, key(1), order(1, "a", 3, 1.0));
+      Replication replication = Replication.builder().postgres(url).source(store.db).name("new-schema")
+          .tree(TreeMapping.builder(data)
+              .prefix("order:".getBytes(StandardCharsets.UTF_8))
+              .table("New \"Shop\"", "orders")
+              .keyColumn("id", Decoders.int64())
+              .valueColumn("qty", Decoders.jsonInt("qty"))
+              .build())
+          .tree(TreeMapping.builder(data)
+              .prefix("order:".getBytes(StandardCharsets.UTF_8))
+              .name("plain")
+              .table("fresh.orders")
+              .keyColumn("id", Decoders.int64())
+              .build())
+          .build();
+      try (RunningReplication running = replication.start()) {
+        Await.caughtUp(running, Duration.ofSeconds(60), "copy");
+      }
+      assertThat(TestPostgres.query(url, "select id, qty from \"New \"\"Shop\"\"\".orders"))
+          .containsExactly(List.of(1L, 3));
+      assertThat(TestPostgres.query(url, "select id from fresh.orders")).containsExactly(List.of(1L));
+    }
+  }
+
   /**
    * Upserts reach Postgres in key order, whatever order the application wrote them in: rows
    * inserted into an empty table lie in the heap (ctid order) sorted by key, for a group on the

@@ -61,6 +61,8 @@ final class ConfigLoader {
 
   private final Path file;
   private final Function<String, String> env;
+  /** The problems found so far: the loader goes on after each one, to report them all at once. */
+  private final List<ConfigException> problems = new ArrayList<>();
 
   private ConfigLoader(Path file, Function<String, String> env) {
     this.file = file;
@@ -71,7 +73,7 @@ final class ConfigLoader {
    * Reads a config file.
    *
    * @param env reads environment variables, for {@code password-env}
-   * @throws ConfigException naming the line and the field of the first problem
+   * @throws ConfigException naming the line and the field of every problem found
    */
   static ReplicationConfig load(Path file, Function<String, String> env) {
     String text;
@@ -113,51 +115,94 @@ final class ConfigLoader {
       throw ConfigException.at(file, 1, null, "the file is empty; see docs/CONFIG.md for the format");
     }
     Fields top = fields(root, "", Set.of("name", "rocksdb", "postgres", "tables"));
-    String name = string(top.required("name"), "name");
-    try {
-      Replication.builder().name(name); // The builder owns the rule; its message names the property.
-    } catch (IllegalArgumentException e) {
-      throw error(top.required("name"), "name", e.getMessage().substring("name ".length()));
-    }
-
-    Fields rocksdb = fields(top.required("rocksdb"), "rocksdb", Set.of("path", "secondary-path"));
-    Node pathNode = rocksdb.required("path");
-    Path store = path(pathNode, "rocksdb.path");
-    Path secondary = rocksdb.has("secondary-path")
-        ? path(rocksdb.get("secondary-path"), "rocksdb.secondary-path") : null;
-
-    Fields postgres = fields(top.required("postgres"), "postgres", Set.of("url", "password-env", "password-file"));
-    Node urlNode = postgres.required("url");
-    String url = string(urlNode, "postgres.url");
-    String urlProblem = PostgresConnector.urlProblem(url);
-    if (urlProblem != null) {
-      throw error(urlNode, "postgres.url", urlProblem);
-    }
-    String password = password(postgres);
-
-    Node tablesNode = top.required("tables");
-    if (!(tablesNode instanceof SequenceNode sequence)) {
-      throw error(tablesNode, "tables", "must be a list of tables (lines starting with '- ')");
-    }
-    if (sequence.getValue().isEmpty()) {
-      throw error(tablesNode, "tables", "must hold at least one table");
-    }
-    List<TableConfig> tables = new ArrayList<>();
-    Set<String> mappingNames = new HashSet<>();
-    for (int i = 0; i < sequence.getValue().size(); i++) {
-      Node tableNode = sequence.getValue().get(i);
-      TableConfig table = table(tableNode, "tables[" + i + "]");
-      String mappingName = table.name() != null ? table.name()
-          : table.prefix().length == 0 ? table.columnFamily()
-          : table.columnFamily() + "/" + HexFormat.of().formatHex(table.prefix());
-      if (!mappingNames.add(mappingName)) {
-        throw error(tableNode, "tables[" + i + "]", "a second table reads column family '"
-            + table.columnFamily() + "' with the same prefix; give one a distinct 'name'");
+    String name = attempt(() -> {
+      Node nameNode = top.required("name");
+      String value = string(nameNode, "name");
+      try {
+        Replication.builder().name(value); // The builder owns the rule; its message names the property.
+      } catch (IllegalArgumentException e) {
+        throw error(nameNode, "name", e.getMessage().substring("name ".length()));
       }
-      tables.add(table);
+      return value;
+    });
+
+    Fields rocksdb = attempt(() -> fields(top.required("rocksdb"), "rocksdb", Set.of("path", "secondary-path")));
+    Node pathNode = rocksdb == null ? null : attempt(() -> rocksdb.required("path"));
+    Path store = pathNode == null ? null : attempt(() -> path(pathNode, "rocksdb.path"));
+    Path secondary = rocksdb == null || !rocksdb.has("secondary-path") ? null
+        : attempt(() -> path(rocksdb.get("secondary-path"), "rocksdb.secondary-path"));
+
+    Fields postgres = attempt(() -> fields(top.required("postgres"), "postgres",
+        Set.of("url", "password-env", "password-file")));
+    Node urlNode = postgres == null ? null : attempt(() -> postgres.required("url"));
+    String url = urlNode == null ? null : attempt(() -> {
+      String value = string(urlNode, "postgres.url");
+      String urlProblem = PostgresConnector.urlProblem(value);
+      if (urlProblem != null) {
+        throw error(urlNode, "postgres.url", urlProblem);
+      }
+      return value;
+    });
+    String[] password = {null};
+    if (postgres != null) {
+      attempt(() -> password[0] = password(postgres));
+    }
+
+    List<TableConfig> tables = new ArrayList<>();
+    Node tablesNode = attempt(() -> top.required("tables"));
+    if (tablesNode != null && !(tablesNode instanceof SequenceNode)) {
+      problems.add(error(tablesNode, "tables", "must be a list of tables (lines starting with '- ')"));
+    } else if (tablesNode instanceof SequenceNode sequence && sequence.getValue().isEmpty()) {
+      problems.add(error(tablesNode, "tables", "must hold at least one table"));
+    } else if (tablesNode instanceof SequenceNode sequence) {
+      Set<String> mappingNames = new HashSet<>();
+      for (int i = 0; i < sequence.getValue().size(); i++) {
+        Node tableNode = sequence.getValue().get(i);
+        String field = "tables[" + i + "]";
+        TableConfig table = attempt(() -> table(tableNode, field));
+        if (table == null) {
+          continue;
+        }
+        String mappingName = table.name() != null ? table.name()
+            : table.prefix().length == 0 ? table.columnFamily()
+            : table.columnFamily() + "/" + HexFormat.of().formatHex(table.prefix());
+        if (!mappingNames.add(mappingName)) {
+          problems.add(error(tableNode, field, "a second table reads column family '"
+              + table.columnFamily() + "' with the same prefix; give one a distinct 'name'"));
+        }
+        tables.add(table);
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw ConfigException.of(file, problems);
     }
     return new ReplicationConfig(file, name, store, line(pathNode), secondary,
-        new ReplicationConfig.PostgresConfig(url, password, line(urlNode)), tables);
+        new ReplicationConfig.PostgresConfig(url, password[0], line(urlNode)), tables);
+  }
+
+  /**
+   * Runs one check; a problem it finds is noted, and the loader goes on with the next check.
+   *
+   * @return the check's result, or {@code null} if it found a problem
+   */
+  private <T> T attempt(java.util.function.Supplier<T> check) {
+    try {
+      return check.get();
+    } catch (ConfigException e) {
+      problems.add(e);
+      return null;
+    } catch (AlreadyNoted e) {
+      return null;
+    }
+  }
+
+  /** Ends a check whose problems are noted already, such as a field missing next to a misspelt one. */
+  private static final class AlreadyNoted extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    AlreadyNoted() {
+      super(null, null, false, false);
+    }
   }
 
   private String password(Fields postgres) {
@@ -219,11 +264,15 @@ final class ConfigLoader {
       throw error(tableNode, field + ".table", "must be 'table' or 'schema.table' but was '" + tableName + "'");
     }
     String rawKey = table.has("raw-key-column") ? string(table.get("raw-key-column"), field + ".raw-key-column") : null;
+    int problemsBefore = problems.size();
     Set<String> columnNames = new HashSet<>();
     List<TableConfig.Column> keys = table.has("key")
         ? columns(table.get("key"), field + ".key", columnNames) : List.of();
     List<TableConfig.Column> values = table.has("values")
         ? columns(table.get("values"), field + ".values", columnNames) : List.of();
+    if (problems.size() > problemsBefore) {
+      throw new AlreadyNoted();
+    }
     String effectiveRawKey = rawKey == null ? "kv_key" : rawKey;
     if (columnNames.contains(effectiveRawKey)) {
       throw error(table.has("raw-key-column") ? table.get("raw-key-column") : node, field
@@ -243,9 +292,13 @@ final class ConfigLoader {
       String column = key(tuple.getKeyNode(), field);
       String columnField = field + "." + column;
       if (!names.add(column)) {
-        throw error(tuple.getKeyNode(), columnField, "column '" + column + "' is declared twice");
+        problems.add(error(tuple.getKeyNode(), columnField, "column '" + column + "' is declared twice"));
+        continue;
       }
-      columns.add(new TableConfig.Column(column, decoder(tuple.getValueNode(), columnField, column)));
+      ColumnDecoder decoder = attempt(() -> decoder(tuple.getValueNode(), columnField, column));
+      if (decoder != null) {
+        columns.add(new TableConfig.Column(column, decoder));
+      }
     }
     return columns;
   }
@@ -316,6 +369,8 @@ final class ConfigLoader {
     final Node node;
     final String field;
     final Map<String, NodeTuple> all = new LinkedHashMap<>();
+    /** Whether the mapping has an unknown field. */
+    boolean misspelt;
 
     Fields(Node node, String field) {
       this.node = node;
@@ -333,6 +388,9 @@ final class ConfigLoader {
 
     Node required(String name) {
       NodeTuple tuple = all.get(name);
+      if (tuple == null && misspelt) {
+        throw new AlreadyNoted(); // Most likely the unknown field, reported as such.
+      }
       if (tuple == null) {
         throw error(node, qualify(field, name), "this required field is missing");
       }
@@ -350,13 +408,16 @@ final class ConfigLoader {
     }
     Fields fields = new Fields(node, field);
     for (NodeTuple tuple : mapping.getValue()) {
-      String key = key(tuple.getKeyNode(), field);
-      if (!allowed.contains(key)) {
-        throw error(tuple.getKeyNode(), qualify(field, key), "unknown field '" + key + "'; expected "
-            + String.join(", ", allowed.stream().sorted().toList()));
+      String key = attempt(() -> key(tuple.getKeyNode(), field));
+      if (key == null) {
+        continue;
       }
-      if (fields.all.put(key, tuple) != null) {
-        throw error(tuple.getKeyNode(), qualify(field, key), "is given twice");
+      if (!allowed.contains(key)) {
+        fields.misspelt = true;
+        problems.add(error(tuple.getKeyNode(), qualify(field, key), "unknown field '" + key + "'; expected "
+            + String.join(", ", allowed.stream().sorted().toList())));
+      } else if (fields.all.putIfAbsent(key, tuple) != null) {
+        problems.add(error(tuple.getKeyNode(), qualify(field, key), "is given twice"));
       }
     }
     return fields;

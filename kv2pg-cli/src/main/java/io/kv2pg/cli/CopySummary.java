@@ -41,24 +41,32 @@ final class CopySummary {
     }
   }
 
+  /** The copies completed since {@link #before}, in the order they completed; empty if unknown. */
+  private List<MappingCopy> completed() {
+    try {
+      Instant from = since.toInstant();
+      return target.records().read(replication).map(ReplicationRecord::copies).orElse(List.of()).stream()
+          .filter(copy -> copy.completedAt().filter(at -> !at.isBefore(from)).isPresent())
+          .sorted(Comparator.comparing((MappingCopy copy) -> copy.completedAt().orElseThrow()))
+          .toList();
+    } catch (ReplicationException e) {
+      return List.of(); // Only a summary.
+    }
+  }
+
+  /** The rows the copies completed since {@link #before} wrote: one per entry of the store at their snapshot. */
+  long rows() {
+    return completed().stream().mapToLong(MappingCopy::rowsCopied).sum();
+  }
+
   /**
    * Returns "initial copy: N rows (mapping n, …)" for the copies completed since {@link #before},
    * or {@code null} if there were none.
    */
   String describe() {
-    List<MappingCopy> completed;
-    try {
-      Instant from = since.toInstant();
-      completed = target.records().read(replication).map(ReplicationRecord::copies).orElse(List.of()).stream()
-          .filter(copy -> copy.completedAt().filter(at -> !at.isBefore(from)).isPresent())
-          .sorted(Comparator.comparing((MappingCopy copy) -> copy.completedAt().orElseThrow()))
-          .toList();
-    } catch (ReplicationException e) {
-      return null; // Only a summary.
-    }
     List<String> parts = new ArrayList<>();
     long total = 0;
-    for (MappingCopy copy : completed) {
+    for (MappingCopy copy : completed()) {
       parts.add(String.format(Locale.ROOT, "%s %,d", copy.mapping(), copy.rowsCopied()));
       total += copy.rowsCopied();
     }

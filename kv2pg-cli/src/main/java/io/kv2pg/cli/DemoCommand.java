@@ -56,6 +56,8 @@ import picocli.CommandLine.Option;
 final class DemoCommand extends CliCommand {
   static final String NAME = "kv2pg-demo";
   static final String SCHEMA = "kv2pg_demo";
+  /** The replication connection's application_name, by which the copy's progress is found. */
+  static final String APPLICATION_NAME = "kv2pg-" + NAME;
 
   @Option(names = "--postgres", paramLabel = "URL",
       description = "Use this PostgreSQL (JDBC URL) instead of an embedded one. The demo drops and"
@@ -132,7 +134,7 @@ final class DemoCommand extends CliCommand {
     Map<String, ColumnFamilyHandle> families = new LinkedHashMap<>();
     RocksDB store = openStore(storePath, families);
     Path configFile = storePath.resolveSibling(storePath.getFileName() + ".kv2pg.yaml");
-    Files.writeString(configFile, config(storePath, target), StandardCharsets.UTF_8);
+    Files.writeString(configFile, config(storePath, target, cli.command), StandardCharsets.UTF_8);
     ReplicationConfig config = ConfigLoader.load(configFile, cli.env)
         .withPostgres(new ReplicationConfig.PostgresConfig(target.url(), target.password(), 0));
 
@@ -141,11 +143,13 @@ final class DemoCommand extends CliCommand {
     cli.out.printf(Locale.ROOT, "Creating a RocksDB store in %s: column families %s, %s and %s.%n", storePath,
         DemoShop.CUSTOMERS, DemoShop.ORDERS, DemoShop.ORDER_LINES);
     long seeded = shop.seed(orders);
-    cli.out.printf(Locale.ROOT, "Seeded %,d entries (%,d orders). The replication's config: %s%n", seeded,
-        orders, configFile);
+    cli.out.printf(Locale.ROOT, "Seeded %,d entries: %s, one entry per row.%n", seeded, shop.describeSeed());
+    cli.out.println(db == null
+        ? "The replication's config (deleted at exit with the store; --db DIR keeps both): " + configFile
+        : "The replication's config, kept next to the store: " + configFile);
 
     Replication.Builder builder = Replication.builder()
-        .postgres(target.dataSource("kv2pg-" + NAME)).source(store).name(NAME);
+        .postgres(target.dataSource(APPLICATION_NAME)).source(store).name(NAME);
     MetricsServer server = metrics.start(cli);
     if (server != null) {
       resources.push(server::close);
@@ -153,8 +157,9 @@ final class DemoCommand extends CliCommand {
     }
     config.mappings(families).forEach(builder::tree);
     Replication replication = builder.build();
-    cli.out.printf(Locale.ROOT, "Replicating into %s (tables %s.customers, %s.orders, %s.order_lines) while"
-        + " writing %d batches/s for %s.%n", target.display(), SCHEMA, SCHEMA, SCHEMA, rate, human(duration));
+    cli.out.printf(Locale.ROOT, "Replicating into %s (tables %s.customers, %s.orders, %s.order_lines); once the"
+        + " copy's snapshot is taken, writing %d batches/s for %s.%n", target.display(), SCHEMA, SCHEMA, SCHEMA,
+        rate, human(duration));
 
     CopySummary copies = CopySummary.before(target, NAME);
     RunningReplication running = Replications.start(replication);
@@ -168,7 +173,7 @@ final class DemoCommand extends CliCommand {
     }));
     WriteClock clock = new WriteClock();
     AtomicReference<Throwable> writerError = new AtomicReference<>();
-    Thread writer = new Thread(() -> write(shop, store, clock, writerError), "kv2pg-demo-writer");
+    Thread writer = new Thread(() -> write(shop, store, running, clock, writerError), "kv2pg-demo-writer");
     writer.setDaemon(true);
     resources.push(() -> { // On Ctrl-C, stop writing before the store closes.
       stopWriter = true;
@@ -177,8 +182,12 @@ final class DemoCommand extends CliCommand {
       }
     });
     ReplicationStatus status;
-    try (ProgressView view = new ProgressView(cli.out, cli.terminal && !plain, running, () -> seeded, clock,
-        () -> String.format(Locale.ROOT, "%,d writes", shop.writes.get())).start()) {
+    // The writes start once the copy's snapshot is taken, so the copy holds exactly the seeded
+    // entries: that count is the bar's total, and the copy's own count at the end.
+    try (CopyRowsInFlight inFlight = new CopyRowsInFlight(target, APPLICATION_NAME);
+        ProgressView view = new ProgressView(cli.out, cli.terminal && !plain, running, () -> seeded, clock,
+            () -> String.format(Locale.ROOT, "%,d writes", shop.writes.get()))
+            .copyRowsInFlight(inFlight).copies(copies).start()) {
       writer.start();
       while (writer.isAlive()) {
         writer.join(200);
@@ -200,8 +209,12 @@ final class DemoCommand extends CliCommand {
     if (status.state() == ReplicationState.FAILED) {
       throw new CliException(Main.FOUND, "the replication failed: " + Replications.failure(status));
     }
-    cli.out.printf(Locale.ROOT, "Caught up: Postgres holds every write up to sequence %,d (%s; %,d rows"
-        + " applied).%n", status.appliedSequence(), shop.describeWrites(), status.rowsApplied());
+    long copiedRows = copies.rows();
+    cli.out.printf(Locale.ROOT, "Caught up: Postgres holds every write up to sequence %,d (%s).%n",
+        status.appliedSequence(), shop.describeWrites());
+    cli.out.printf(Locale.ROOT, "Rows applied: %,d = %,d by the initial copy (one per entry at its snapshot)"
+        + " + %,d streamed (the writes' upserts and deletes, coalesced per key within a transaction).%n",
+        status.rowsApplied(), copiedRows, status.rowsApplied() - copiedRows);
 
     String copied = copies.describe();
     if (copied != null) {
@@ -221,11 +234,15 @@ final class DemoCommand extends CliCommand {
       cli.out.println();
       cli.out.println("Still running (--keep-running): the replication follows the store, and PostgreSQL is at");
       cli.out.println("  " + target.display());
-      cli.out.println("Try, in another terminal: kv2pg verify --config " + configFile);
-      cli.out.println("                      and kv2pg status --config " + configFile);
-      cli.out.println("Press Ctrl-C to stop.");
+      cli.out.println("Try, in another terminal, while this runs:");
+      hints(configFile, true);
+      cli.out.println("Press Ctrl-C to stop" + (db == null ? " (which deletes the store and its config)." : "."));
       cli.out.flush();
       cli.interrupts.await();
+    } else if (db != null && postgres != null) {
+      cli.out.println();
+      cli.out.println("The store, its config and the tables are kept. Try:");
+      hints(configFile, false);
     }
     if (cli.interrupts.received()) {
       return interrupted(running);
@@ -240,10 +257,26 @@ final class DemoCommand extends CliCommand {
     return cli.interrupts.exitCode();
   }
 
+  /** The commands to try on the demo's replication, spelt as the user runs kv2pg. */
+  private void hints(Path configFile, boolean running) {
+    cli.out.println("  " + cli.command + " verify --config " + configFile);
+    cli.out.println("  " + cli.command + " status --config " + configFile);
+    if (!running) {
+      cli.out.println("  " + cli.command + " sync --config " + configFile);
+    }
+  }
+
+
   private volatile boolean stopWriter;
 
-  private void write(DemoShop shop, RocksDB store, WriteClock clock, AtomicReference<Throwable> error) {
+  private void write(DemoShop shop, RocksDB store, RunningReplication running, WriteClock clock,
+      AtomicReference<Throwable> error) {
     try {
+      // Until the copy's snapshot is taken (the replication leaves STARTING), a write would land
+      // in the copy and make it differ from the seeded count.
+      while (!stopWriter && running.status().state() == ReplicationState.STARTING) {
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+      }
       long start = System.nanoTime();
       long end = start + duration.toNanos();
       if (rate == 0) {
@@ -405,11 +438,11 @@ final class DemoCommand extends CliCommand {
   }
 
   /** The demo's replication as a config file, which {@code sync}, {@code verify} and {@code status} take. */
-  static String config(Path store, PostgresTarget target) {
+  static String config(Path store, PostgresTarget target, String command) {
     String url = target.url().replaceAll("(?i)([?&])password=[^&]*&?", "$1").replaceAll("[?&]$", "");
     return """
-        # Written by 'kv2pg demo': the demo's replication. While 'kv2pg demo --keep-running' runs, try
-        #   kv2pg verify --config THIS_FILE     and     kv2pg status --config THIS_FILE
+        # Written by '%13$s demo': the demo's replication. While '%13$s demo --keep-running' runs, try
+        #   %13$s verify --config THIS_FILE     and     %13$s status --config THIS_FILE
         # The format is described in docs/CONFIG.md.
         name: %s
 
@@ -466,7 +499,7 @@ final class DemoCommand extends CliCommand {
                 end if;
               end $$
         """.formatted(NAME, yamlString(store.toString()), yamlString(url), SCHEMA, SCHEMA, SCHEMA, SCHEMA,
-        SCHEMA, SCHEMA, SCHEMA, SCHEMA, SCHEMA);
+        SCHEMA, SCHEMA, SCHEMA, SCHEMA, SCHEMA, command);
   }
 
   private static String yamlString(String text) {
@@ -490,7 +523,7 @@ final class DemoCommand extends CliCommand {
       try {
         resource.close();
       } catch (Exception e) {
-        if (verbose) {
+        if (cli.verbose) {
           cli.err.println("kv2pg: while cleaning up: " + e);
         }
       }

@@ -72,6 +72,9 @@ final class DemoShop {
   private long nextOrder = 1;
   private Instant clock = EPOCH;
   private boolean seeding;
+  private long seededCustomers;
+  private long seededOrders;
+  private long seededLines;
 
   final AtomicLong writes = new AtomicLong();
   final AtomicLong inserts = new AtomicLong();
@@ -98,7 +101,7 @@ final class DemoShop {
    * Fills the store with {@code orderCount} orders (1 to 4 lines each) of {@code orderCount / 5}
    * customers (at least 10).
    *
-   * @return how many entries the store holds
+   * @return how many entries the store holds: one per row of the three tables
    */
   long seed(int orderCount) throws RocksDBException {
     long entries = 0;
@@ -123,7 +126,16 @@ final class DemoShop {
       db.write(writeOptions, batch);
     }
     seeding = false;
+    seededCustomers = customerCount;
+    seededOrders = orderCount;
+    seededLines = entries - customerCount - orderCount;
     return entries;
+  }
+
+  /** "4,000 customers, 20,000 orders and 50,272 order lines", as seeded. */
+  String describeSeed() {
+    return String.format(java.util.Locale.ROOT, "%,d customers, %,d orders and %,d order lines", seededCustomers,
+        seededOrders, seededLines);
   }
 
   /** Makes one random change, in one write batch: a new order, an update, or a delete. */

@@ -60,21 +60,10 @@ public final class Main {
       boolean terminal, Interrupts interrupts) {
     PrintWriter outWriter = new PrintWriter(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8), true);
     PrintWriter errWriter = new PrintWriter(new java.io.OutputStreamWriter(err, StandardCharsets.UTF_8), true);
-    Cli cli = new Cli(outWriter, errWriter, env, terminal, interrupts);
-    CommandLine commandLine = new CommandLine(new RootCommand(), new CommandLine.IFactory() {
-      @Override
-      public <K> K create(Class<K> type) throws Exception {
-        K instance = CommandLine.defaultFactory().create(type);
-        if (instance instanceof CliCommand command) {
-          command.cli = cli;
-        }
-        return instance;
-      }
-    });
+    Cli cli = new Cli(outWriter, errWriter, env, terminal && !dumbTerminal(env), interrupts, commandName(env));
+    CommandLine commandLine = commandLine(cli);
     commandLine.setOut(outWriter);
     commandLine.setErr(errWriter);
-    commandLine.setCaseInsensitiveEnumValuesAllowed(true);
-    commandLine.setParameterExceptionHandler(Main::usageError);
     commandLine.setExecutionExceptionHandler((e, line, parsed) -> {
       boolean verbose = cli.verbose || Arrays.asList(args).contains("-v") || Arrays.asList(args).contains("--verbose");
       return cli.report(e, verbose);
@@ -85,6 +74,78 @@ public final class Main {
       outWriter.flush();
       errWriter.flush();
     }
+  }
+
+  /**
+   * The command line, its help laid out by {@link HelpLayout}, in colour only on a terminal that
+   * shows colours ({@code TERM} set and not {@code dumb}, no {@code NO_COLOR}): picocli's own
+   * choice ({@code Ansi.AUTO}) also colours output that is not a terminal when {@code
+   * CLICOLOR_FORCE} or {@code -Dpicocli.ansi=true} says so, and a terminal with {@code TERM=dumb}
+   * shows the escape codes as they are.
+   */
+  static CommandLine commandLine(Cli cli) {
+    CommandLine commandLine = new CommandLine(new RootCommand(cli), new CommandLine.IFactory() {
+      @Override
+      public <K> K create(Class<K> type) throws Exception {
+        K instance = CommandLine.defaultFactory().create(type);
+        if (instance instanceof CliCommand command) {
+          command.cli = cli;
+        }
+        return instance;
+      }
+    });
+    boolean colour = cli.terminal && isBlank(cli.env.apply("NO_COLOR"));
+    // Colours only, no bold: picocli ends bold with code 21, which many terminals take for a
+    // double underline.
+    commandLine.setColorScheme(new CommandLine.Help.ColorScheme.Builder(
+        colour ? CommandLine.Help.Ansi.ON : CommandLine.Help.Ansi.OFF)
+        .commands(CommandLine.Help.Ansi.Style.fg_cyan)
+        .options(CommandLine.Help.Ansi.Style.fg_yellow)
+        .parameters(CommandLine.Help.Ansi.Style.fg_yellow)
+        .optionParams(CommandLine.Help.Ansi.Style.fg_green)
+        .errors(CommandLine.Help.Ansi.Style.fg_red)
+        .stackTraces(CommandLine.Help.Ansi.Style.fg_red)
+        .build());
+    commandLine.setCaseInsensitiveEnumValuesAllowed(true);
+    commandLine.setParameterExceptionHandler(Main::usageError);
+    HelpLayout.apply(commandLine);
+    return commandLine;
+  }
+
+  /** A terminal that does not understand escape codes (Emacs' shell, some CI consoles). */
+  private static boolean dumbTerminal(Function<String, String> env) {
+    String term = env.apply("TERM");
+    return term == null || term.isBlank() || term.equals("dumb");
+  }
+
+  /**
+   * How the user runs kv2pg, for the commands it suggests: {@code KV2PG_COMMAND}, which the
+   * {@code kv2pg} launcher sets to the name it was run by (such as {@code ./kv2pg}); else {@code
+   * java -jar} and the jar when run from one; else {@code kv2pg}.
+   */
+  static String commandName(Function<String, String> env) {
+    String given = env.apply("KV2PG_COMMAND");
+    if (!isBlank(given)) {
+      return given.strip();
+    }
+    try {
+      java.security.CodeSource source = Main.class.getProtectionDomain().getCodeSource();
+      if (source != null && source.getLocation() != null) {
+        java.nio.file.Path jar = java.nio.file.Path.of(source.getLocation().toURI());
+        if (jar.getFileName() != null && jar.getFileName().toString().endsWith(".jar")) {
+          java.nio.file.Path here = java.nio.file.Path.of("").toAbsolutePath();
+          java.nio.file.Path shown = jar.startsWith(here) ? here.relativize(jar) : jar;
+          return "java -jar " + shown;
+        }
+      }
+    } catch (java.net.URISyntaxException | SecurityException | IllegalArgumentException e) {
+      // Fall back to the command's name.
+    }
+    return "kv2pg";
+  }
+
+  private static boolean isBlank(String text) {
+    return text == null || text.isBlank();
   }
 
   private static int usageError(ParameterException e, String[] args) {

@@ -34,6 +34,13 @@ final class ProgressView implements AutoCloseable {
   private final int width;
   private volatile boolean closed;
 
+  /** Rows of the initial copy written but not yet committed; see {@link #copyRowsInFlight}. */
+  private LongSupplier copyInFlight = () -> 0;
+  /** Where the copy's exact row count is recorded, or {@code null}; see {@link #copies}. */
+  private CopySummary copies;
+  /** The copy's progress as last shown: it never goes back. */
+  private long copyShown;
+
   private final ArrayDeque<long[]> samples = new ArrayDeque<>(); // {nanos, rowsApplied}
   private ReplicationState lastState;
   private long copyStarted;
@@ -57,6 +64,21 @@ final class ProgressView implements AutoCloseable {
     this.width = terminalWidth();
     this.thread = new Thread(this::loop, "kv2pg-progress");
     thread.setDaemon(true);
+  }
+
+  /**
+   * Counts the rows of the copy's current chunk as Postgres receives them, so that the bar moves
+   * within a chunk (up to 50,000 rows) instead of jumping from commit to commit.
+   */
+  ProgressView copyRowsInFlight(LongSupplier rows) {
+    this.copyInFlight = rows;
+    return this;
+  }
+
+  /** Reports the rows the copy wrote, as recorded with it, when it ends. */
+  ProgressView copies(CopySummary summary) {
+    this.copies = summary;
+    return this;
   }
 
   ProgressView start() {
@@ -86,13 +108,19 @@ final class ProgressView implements AutoCloseable {
         copyStarted = now;
         copyStartRows = status.rowsApplied();
       } else if (lastState == ReplicationState.COPYING) {
-        long rows = status.rowsApplied() - copyStartRows;
         double seconds = (now - copyStarted) / 1e9;
-        // Sampled after the state changed, so the count may include the first streamed rows.
-        event(String.format(Locale.ROOT, "initial copy done in %.1f s (%,d rows applied so far)",
-            seconds, rows));
+        if (copies != null) {
+          event(String.format(Locale.ROOT, "initial copy done in %.1f s: %,d rows, one per entry of the store"
+              + " at the copy's snapshot", seconds, copies.rows()));
+        } else {
+          // Sampled after the state changed, so the count may include the first streamed rows.
+          event(String.format(Locale.ROOT, "initial copy done in %.1f s (%,d rows applied so far)",
+              seconds, status.rowsApplied() - copyStartRows));
+        }
       }
       if (state == ReplicationState.STREAMING) {
+        samples.clear(); // Rows per second of the stream, not of the copy before it.
+        samples.addLast(new long[] {now, status.rowsApplied()});
         event("streaming the store's write-ahead log");
       }
       lastState = state;
@@ -128,7 +156,11 @@ final class ProgressView implements AutoCloseable {
         return "starting: connecting to Postgres, preparing tables" + more;
       case COPYING: {
         long total = copyTotal.getAsLong();
-        long rows = status.rowsApplied();
+        long rows = status.rowsApplied() + copyInFlight.getAsLong();
+        if (total > 0) {
+          rows = Math.min(rows, total);
+        }
+        rows = copyShown = Math.max(copyShown, rows);
         if (total <= 0) {
           return String.format(Locale.ROOT, "initial copy: %,d rows", rows) + more;
         }

@@ -2,6 +2,8 @@ package io.kv2pg.cli;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
 /** {@code kv2pg}: without a subcommand, prints the usage and exits with 2. */
@@ -15,9 +17,24 @@ import picocli.CommandLine.Spec;
     subcommands = {DemoCommand.class, SyncCommand.class, VerifyCommand.class, StatusCommand.class,
         picocli.CommandLine.HelpCommand.class},
     commandListHeading = "%nCommands:%n",
-    footer = {"", "Run 'kv2pg COMMAND --help' for a command's options. Config format: docs/CONFIG.md."})
+    footer = {"", "Run 'kv2pg COMMAND --help' for a command's options.", "Config format: docs/CONFIG.md."})
 final class RootCommand implements Runnable {
+  private final Cli cli;
+
   @Spec CommandSpec spec;
+
+  RootCommand(Cli cli) {
+    this.cli = cli;
+  }
+
+  /** Inherited by every subcommand, so that {@code -v} may come before or after the command's name. */
+  @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT,
+      description = "Show kv2pg's log, and stack traces of errors.")
+  void verbose(boolean verbose) {
+    if (verbose) {
+      cli.verbose = true;
+    }
+  }
 
   @Override
   public void run() {

@@ -169,6 +169,10 @@ final class Store implements AutoCloseable {
   }
 
   private static void checkExists(Path path, String where) {
+    if (Files.exists(path) && !Files.isDirectory(path)) {
+      throw new CliException(Main.USAGE, "there is no RocksDB store at " + path + " (" + where
+          + "): it is a file, not a folder; give the store's folder, the one the application opens");
+    }
     if (!Files.isDirectory(path)) {
       throw new CliException(Main.USAGE, "there is no RocksDB store at " + path + " (" + where
           + "): the folder does not exist");

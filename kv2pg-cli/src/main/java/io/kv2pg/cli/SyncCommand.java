@@ -54,7 +54,6 @@ final class SyncCommand extends CliCommand {
         Store store = Store.openPrimary(replicationConfig.store(), Replications.where(replicationConfig))) {
       Replication replication = Replications.build(replicationConfig, target, store, server);
       target.check();
-      Schemas.ensure(target, replicationConfig);
       cli.out.printf("sync: replication '%s' from %s into %s%n", replication.name(), store.path, target.display());
       OptionalLong applied = appliedSequence(target, replication.name());
       cli.out.println(applied.isPresent()

@@ -73,9 +73,35 @@ class BadInputTest {
 
   @Test
   void missingField() throws Exception {
+    env = new java.util.HashMap<>(env);
+    env.putIfAbsent("PGPASSWORD", "unused");
     CliRun.Result result = sync(valid().replace("  url: \"" + CliRun.withoutPassword(url) + "\"\n",
         "  password-env: PGPASSWORD\n"));
     assertOneLineError(result, "config.yaml", "line 5", "field postgres.url", "required field is missing");
+  }
+
+  /** Every mistake of a file is reported at once, each on a line of its own, after a line that counts them. */
+  @Test
+  void threeMistakesAreAllReported() throws Exception {
+    CliRun.Result result = sync(valid()
+        .replace("name: bad-input", "name: bad input")
+        .replace("name: json-text", "name: json-float")
+        .replace("    table: users", "    table: users\n    colour: blue"));
+    assertThat(result.exitCode()).as(result.toString()).isEqualTo(2);
+    List<String> lines = result.err().lines().toList();
+    assertThat(lines).as(result.toString()).hasSize(4);
+    assertThat(lines.get(0)).isEqualTo("kv2pg: config " + dir.resolve("config.yaml") + " has 3 problems:");
+    assertThat(lines.get(1)).startsWith("kv2pg: config ").contains("line 1, field name: must be 1 to 100 letters");
+    assertThat(lines.get(2)).contains("line 9, field tables[0].colour: unknown field 'colour'");
+    assertThat(lines.get(3)).contains("line 13, field tables[0].values.name: unknown decoder 'json-float'");
+  }
+
+  /** A table in a schema that does not exist: the schema is created (by the library, as for any declared table). */
+  @Test
+  void aTableInAMissingSchemaIsCreatedWithItsSchema() throws Exception {
+    CliRun.Result result = sync(valid().replace("    table: users", "    table: fresh.users"));
+    assertThat(result.exitCode()).as(result.toString()).isZero();
+    assertThat(TestPostgres.query(url, "select id, name from fresh.users")).containsExactly(List.of(1L, "a"));
   }
 
   @Test
@@ -166,6 +192,15 @@ class BadInputTest {
   void storeMissing() throws Exception {
     assertOneLineError(sync(valid().replace("path: store", "path: no-store-here")),
         "there is no RocksDB store at " + dir.resolve("no-store-here"), "rocksdb.path", "line 3");
+  }
+
+  @Test
+  void storePathIsAFile() throws Exception {
+    Files.writeString(dir.resolve("a-file"), "not a store");
+    CliRun.Result result = sync(valid().replace("path: store", "path: a-file"));
+    assertOneLineError(result, "there is no RocksDB store at " + dir.resolve("a-file"), "it is a file, not a folder",
+        "rocksdb.path", "line 3");
+    assertThat(result.err()).doesNotContain("does not exist");
   }
 
   @Test

@@ -44,16 +44,92 @@ class DemoCommandTest {
     Matcher writes = Pattern.compile("Caught up: .*\\((\\d[\\d,]*) writes").matcher(result.out());
     assertThat(writes.find()).as(result.out()).isTrue();
     assertThat(Long.parseLong(writes.group(1).replace(",", ""))).isPositive();
+
+    // The counts agree: the copy holds exactly the seeded entries, one row each, per table too.
+    Matcher seeded = find(result, "Seeded (\\S+) entries: (\\S+) customers, (\\S+) orders and (\\S+) order lines,"
+        + " one entry per row\\.");
+    Matcher copied = find(result, "The initial copy: (\\S+) rows \\(customers (\\S+), orders (\\S+), order_lines (\\S+)\\)");
+    for (int group = 1; group <= 4; group++) {
+      assertThat(copied.group(group)).as(result.out()).isEqualTo(seeded.group(group));
+    }
+    Matcher applied = find(result, "Rows applied: (\\S+) = (\\S+) by the initial copy \\(one per entry at its snapshot\\)"
+        + " \\+ (\\S+) streamed");
+    assertThat(applied.group(2)).isEqualTo(seeded.group(1));
+    assertThat(number(applied.group(1))).isEqualTo(number(applied.group(2)) + number(applied.group(3)));
+    assertThat(number(applied.group(3))).isPositive();
+    Matcher done = Pattern.compile("initial copy done in [\\d.]+ s: (\\S+) rows, one per entry").matcher(result.out());
+    if (done.find()) { // Only when the display saw the copy run: a small one may be over before it looks.
+      assertThat(done.group(1)).isEqualTo(seeded.group(1));
+    }
+    assertThat(result.out()).doesNotContain("rows applied so far");
+
+    // The store and its config were temporary, and said so; no command suggested to run on them.
+    Matcher config = find(result, "The replication's config \\(deleted at exit with the store; --db DIR keeps both\\): (\\S+)");
+    assertThat(Path.of(config.group(1))).doesNotExist();
+    assertThat(result.out()).doesNotContain("verify --config");
+  }
+
+  static Matcher find(CliRun.Result result, String regex) {
+    Matcher matcher = Pattern.compile(regex).matcher(result.out());
+    assertThat(matcher.find()).as(regex + " in\n" + result.out()).isTrue();
+    return matcher;
+  }
+
+  static long number(String text) {
+    return Long.parseLong(text.replace(",", ""));
+  }
+
+  /** The copy's progress counts the rows of a chunk that Postgres is receiving, before its commit. */
+  @Test
+  void copyRowsInFlightCountsTheRowsOfAnUncommittedCopy() throws Exception {
+    String url = TestPostgres.newDatabase();
+    PostgresTarget target = new PostgresTarget(url, null, "test");
+    String name = "kv2pg-in-flight-test";
+    java.util.Properties properties = new java.util.Properties();
+    properties.setProperty("ApplicationName", name);
+    try (CopyRowsInFlight inFlight = new CopyRowsInFlight(target, name);
+        java.sql.Connection connection = java.sql.DriverManager.getConnection(url, properties)) {
+      connection.setAutoCommit(false);
+      try (java.sql.Statement statement = connection.createStatement()) {
+        statement.execute("create table copied (id bigint)");
+      }
+      assertThat(inFlight.getAsLong()).isZero();
+      org.postgresql.copy.CopyIn copy = connection.unwrap(org.postgresql.PGConnection.class).getCopyAPI()
+          .copyIn("copy copied (id) from stdin");
+      StringBuilder rows = new StringBuilder();
+      for (int i = 0; i < 1000; i++) {
+        rows.append(i).append('\n');
+      }
+      byte[] bytes = rows.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      copy.writeToCopy(bytes, 0, bytes.length);
+      copy.flushCopy();
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+      long seen = inFlight.getAsLong();
+      while (seen < 1000 && System.nanoTime() < deadline) {
+        java.util.concurrent.locks.LockSupport.parkNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(20));
+        seen = inFlight.getAsLong();
+      }
+      assertThat(seen).isEqualTo(1000);
+      copy.cancelCopy();
+      connection.rollback();
+    }
   }
 
   @Test
   void demoAgainstAGivenServerLeavesTablesThatEqualTheStore() throws Exception {
     String url = TestPostgres.newDatabase();
     Path store = dir.resolve("shop");
-    CliRun.Result result = CliRun.run(CliRun.passwordOf(url), "demo", "--postgres", CliRun.withoutPassword(url),
+    java.util.Map<String, String> env = new java.util.HashMap<>(CliRun.passwordOf(url));
+    env.put("KV2PG_COMMAND", "./kv2pg"); // as the launcher says it was run
+    CliRun.Result result = CliRun.run(env, "demo", "--postgres", CliRun.withoutPassword(url),
         "--db", store.toString(), "--duration", "3s", "--rate", "200", "--orders", "500");
 
     assertThat(result.exitCode()).as(result.toString()).isZero();
+    Path keptConfig = dir.resolve("shop.kv2pg.yaml");
+    assertThat(result.out()).contains("The replication's config, kept next to the store: " + keptConfig)
+        .contains("./kv2pg verify --config " + keptConfig).contains("./kv2pg sync --config " + keptConfig)
+        .doesNotContainPattern("(?<!\\./)kv2pg (verify|status|sync) --config");
+    assertThat(Files.readString(keptConfig)).contains("#   ./kv2pg verify --config THIS_FILE");
     assertThat(result.out()).contains("Using PostgreSQL at").doesNotContain("embedded")
         .contains("verify: the tables equal the store.");
 

@@ -29,6 +29,7 @@ final class TableSchema {
   }
 
   void createOrCheck(Connection connection) throws SQLException {
+    createSchemaIfMissing(connection);
     try (Statement statement = connection.createStatement()) {
       statement.execute(table.createSql());
     }
@@ -78,6 +79,29 @@ final class TableSchema {
       for (String addition : additions) {
         statement.execute(addition);
       }
+    }
+  }
+
+  /**
+   * Creates the table's schema when it is missing. An existing schema is not touched: {@code create
+   * schema if not exists} would need the CREATE privilege on the database even then.
+   */
+  private void createSchemaIfMissing(Connection connection) throws SQLException {
+    if (table.schema() == null) {
+      return;
+    }
+    try (PreparedStatement statement =
+        connection.prepareStatement("select exists (select 1 from pg_namespace where nspname = ?)")) {
+      statement.setString(1, table.schema());
+      try (ResultSet rows = statement.executeQuery()) {
+        rows.next();
+        if (rows.getBoolean(1)) {
+          return;
+        }
+      }
+    }
+    try (Statement statement = connection.createStatement()) {
+      statement.execute("create schema if not exists " + PgText.quoteIdentifier(table.schema()));
     }
   }
 
