@@ -171,9 +171,8 @@ final class DemoCommand extends CliCommand {
       stopWriter = true;
       running.stopAtNextCommit(Replications.STOP_TIMEOUT);
     }));
-    WriteClock clock = new WriteClock();
     AtomicReference<Throwable> writerError = new AtomicReference<>();
-    Thread writer = new Thread(() -> write(shop, store, running, clock, writerError), "kv2pg-demo-writer");
+    Thread writer = new Thread(() -> write(shop, running, writerError), "kv2pg-demo-writer");
     writer.setDaemon(true);
     resources.push(() -> { // On Ctrl-C, stop writing before the store closes.
       stopWriter = true;
@@ -185,7 +184,7 @@ final class DemoCommand extends CliCommand {
     // The writes start once the copy's snapshot is taken, so the copy holds exactly the seeded
     // entries: that count is the bar's total, and the copy's own count at the end.
     try (CopyRowsInFlight inFlight = new CopyRowsInFlight(target, APPLICATION_NAME);
-        ProgressView view = new ProgressView(cli.out, cli.terminal && !plain, running, () -> seeded, clock,
+        ProgressView view = new ProgressView(cli.out, cli.terminal && !plain, running, () -> seeded,
             () -> String.format(Locale.ROOT, "%,d writes", shop.writes.get()))
             .copyRowsInFlight(inFlight).copies(copies).start()) {
       writer.start();
@@ -269,7 +268,7 @@ final class DemoCommand extends CliCommand {
 
   private volatile boolean stopWriter;
 
-  private void write(DemoShop shop, RocksDB store, RunningReplication running, WriteClock clock,
+  private void write(DemoShop shop, RunningReplication running,
       AtomicReference<Throwable> error) {
     try {
       // Until the copy's snapshot is taken (the replication leaves STARTING), a write would land
@@ -293,7 +292,6 @@ final class DemoCommand extends CliCommand {
           return;
         }
         shop.writeOne();
-        clock.record(store.getLatestSequenceNumber(), System.nanoTime());
         next += interval;
         long wait = next - System.nanoTime();
         if (wait > 0) {

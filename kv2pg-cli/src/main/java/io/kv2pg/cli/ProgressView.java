@@ -28,7 +28,6 @@ final class ProgressView implements AutoCloseable {
   private final boolean terminal;
   private final RunningReplication running;
   private final LongSupplier copyTotal;
-  private final WriteClock clock;
   private final Supplier<String> extra;
   private final Thread thread;
   private final int width;
@@ -49,17 +48,14 @@ final class ProgressView implements AutoCloseable {
 
   /**
    * @param copyTotal estimated rows the initial copy writes (0 if unknown)
-   * @param clock when the store reached each sequence; fed by the caller if it writes, else by the
-   *     view itself from the replication's status
    * @param extra more text for the line, or {@code null}
    */
   ProgressView(PrintWriter out, boolean terminal, RunningReplication running, LongSupplier copyTotal,
-      WriteClock clock, Supplier<String> extra) {
+      Supplier<String> extra) {
     this.out = out;
     this.terminal = terminal;
     this.running = running;
     this.copyTotal = copyTotal;
-    this.clock = clock;
     this.extra = extra;
     this.width = terminalWidth();
     this.thread = new Thread(this::loop, "kv2pg-progress");
@@ -97,7 +93,6 @@ final class ProgressView implements AutoCloseable {
   private synchronized void tick(boolean last) {
     long now = System.nanoTime();
     ReplicationStatus status = running.status();
-    clock.record(status.sourceSequence(), now);
     samples.addLast(new long[] {now, status.rowsApplied()});
     while (samples.size() > 2 && now - samples.peekFirst()[0] > TimeUnit.SECONDS.toNanos(2)) {
       samples.removeFirst();
@@ -150,6 +145,7 @@ final class ProgressView implements AutoCloseable {
 
   private String describe(ReplicationStatus status, long now) {
     String more = (extra == null ? "" : " | " + extra.get())
+        + (status.stalled() ? " | STALLED" : "")
         + status.waitingFor().map(why -> " | waiting: " + why).orElse("");
     switch (status.state()) {
       case STARTING:
@@ -162,16 +158,18 @@ final class ProgressView implements AutoCloseable {
         }
         rows = copyShown = Math.max(copyShown, rows);
         if (total <= 0) {
-          return String.format(Locale.ROOT, "initial copy: %,d rows", rows) + more;
+          return String.format(Locale.ROOT, "initial copy: %,d rows", rows)
+              + status.copyProgress().map(copy -> " (mapping " + copy.mapping() + ")").orElse("") + more;
         }
         double fraction = Math.min(0.999, rows / (double) total);
-        String count = String.format(Locale.ROOT, "%,d/~%,d rows", rows, total);
+        String count = String.format(Locale.ROOT, "%,d/~%,d rows", rows, total)
+            + status.copyProgress().map(copy -> " (mapping " + copy.mapping() + ")").orElse("");
         return "copying " + bar(fraction) + String.format(Locale.ROOT, " %3d%% ", (int) (fraction * 100))
             + count + more;
       }
       case STREAMING:
         return String.format(Locale.ROOT, "streaming %,6d rows/s | lag %,5d ms | applied seq %,d",
-            rowsPerSecond(), clock.lagMillis(status.appliedSequence(), now), status.appliedSequence()) + more;
+            rowsPerSecond(), status.lag().toMillis(), status.appliedSequence()) + more;
       case STOPPED:
         return String.format(Locale.ROOT, "stopped at sequence %,d (%,d rows)", status.appliedSequence(),
             status.rowsApplied()) + more;

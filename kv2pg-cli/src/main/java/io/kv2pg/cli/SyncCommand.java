@@ -72,8 +72,9 @@ final class SyncCommand extends CliCommand {
       try (Interrupts.Registration signals = cli.interrupts.whileRunning("stopping sync at the next commit",
           () -> running.stopAtNextCommit(Replications.STOP_TIMEOUT))) {
         try {
-          try (ProgressView view = new ProgressView(cli.out, cli.terminal && !plain, running, () -> estimate,
-              new WriteClock(), null).start()) {
+          try (CopyRowsInFlight inFlight = new CopyRowsInFlight(target, "kv2pg-" + replication.name());
+              ProgressView view = new ProgressView(cli.out, cli.terminal && !plain, running, () -> estimate, null)
+                  .copyRowsInFlight(inFlight).copies(copies).start()) {
             status = Replications.awaitCaughtUp(running, timeout);
           }
           caughtUp = status != null && status.state() == ReplicationState.STREAMING && !cli.interrupts.received();
