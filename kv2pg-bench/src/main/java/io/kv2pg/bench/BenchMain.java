@@ -14,7 +14,8 @@ import java.util.Set;
 /**
  * The benchmark harness: {@code java -jar kv2pg-bench.jar [--quick] [--postgres URL] [--only
  * NAMES]}, or {@code java -jar kv2pg-bench.jar report [--png FILE] RUN_OUTPUT...} to combine the
- * outputs of several runs into medians, a ratio table and a chart.
+ * outputs of several runs into medians, a ratio table and a chart, or {@code java -jar
+ * kv2pg-bench.jar ops-chart} for the lag picture of docs/OPERATIONS.md ({@link OpsChart}).
  */
 public final class BenchMain {
   static final List<String> SCENARIOS =
@@ -29,6 +30,7 @@ public final class BenchMain {
   static final String USAGE = """
       usage: java -jar kv2pg-bench.jar [--quick] [--postgres JDBC_URL] [--only SCENARIO,...] [--work-dir DIR]
              java -jar kv2pg-bench.jar report [--png FILE] RUN_OUTPUT...
+             java -jar kv2pg-bench.jar ops-chart [--png FILE] [--postgres JDBC_URL]
 
         --quick       smaller sizes (about 3 minutes on 2 cores); the default is the full run (about 10-20)
         --postgres    a server to use instead of the embedded one (schema kv2pg_bench is dropped and
@@ -37,12 +39,17 @@ public final class BenchMain {
         --work-dir    where the RocksDB stores go (default: a new folder under java.io.tmpdir)
         report        reads RESULT lines of several runs and prints medians, ratios and targets as
                       Markdown; --png also draws the throughput and lag chart
+        ops-chart     one replication under a changing write rate and a table lock, sampled from its
+                      meters; draws lag and rows/s over time (default docs/operations-lag.png)
       """;
 
   /** Runs the harness; returns the exit code. */
   static int run(String[] args, PrintStream out) throws Exception {
     if (args.length > 0 && args[0].equals("report")) {
       return Report.run(List.of(args).subList(1, args.length), out);
+    }
+    if (args.length > 0 && args[0].equals("ops-chart")) {
+      return OpsChart.run(List.of(args).subList(1, args.length), out);
     }
     Scale scale = Scale.FULL;
     String url = null;
