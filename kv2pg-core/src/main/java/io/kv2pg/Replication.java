@@ -1,5 +1,6 @@
 package io.kv2pg;
 
+import io.kv2pg.internal.engine.DeadLetterRetrier;
 import io.kv2pg.internal.engine.ReplicationEngine;
 import io.kv2pg.internal.engine.Telemetry;
 import io.kv2pg.internal.metrics.MicrometerTelemetry;
@@ -48,7 +49,8 @@ public final class Replication {
         : PostgresConnector.forDataSource(builder.dataSource);
     this.trees = List.copyOf(builder.trees);
     this.settings = new ReplicationEngine.Settings(builder.copyChunkRows, builder.stallAfter,
-        builder.meterRegistry == null ? Telemetry.Factory.NONE : MicrometerTelemetry.factory(builder.meterRegistry));
+        builder.meterRegistry == null ? Telemetry.Factory.NONE : MicrometerTelemetry.factory(builder.meterRegistry),
+        builder.onDataError);
   }
 
   /** Starts describing a replication. */
@@ -93,6 +95,23 @@ public final class Replication {
     return engine;
   }
 
+  /**
+   * Applies this replication's dead letters ({@link OnDataError#DEAD_LETTER}) again, after the
+   * mapping or the data was fixed: each from the store's current value of its key (a delete when
+   * the key is gone), in a transaction of its own that also removes it. One that fails again stays,
+   * with its new error. Call it while the replication is stopped and Postgres holds everything the
+   * store holds (after a run caught up): the store's values are then exactly what the tables must
+   * show.
+   *
+   * @return how many applied, and the dead letters that remain
+   * @throws IllegalStateException if the replication is running, or Postgres does not hold the
+   *     store's latest sequence; nothing is retried
+   * @throws ReplicationException if Postgres cannot be reached
+   */
+  public DeadLetterRetry retryDeadLetters() {
+    return new DeadLetterRetrier(name, database, postgres, plans()).retry();
+  }
+
   /** Returns how the engine runs each mapping, in the replication's order. */
   List<MappingPlan> plans() {
     return trees.stream().map(TreeMapping::plan).toList();
@@ -116,6 +135,7 @@ public final class Replication {
     private int copyChunkRows = ReplicationEngine.Settings.DEFAULT_COPY_CHUNK_ROWS;
     private Duration stallAfter = ReplicationEngine.Settings.DEFAULT_STALL_AFTER;
     private MeterRegistry meterRegistry;
+    private OnDataError onDataError = OnDataError.FAIL;
 
     private Builder() {}
 
@@ -211,6 +231,15 @@ public final class Replication {
      */
     public Builder meterRegistry(MeterRegistry registry) {
       this.meterRegistry = Objects.requireNonNull(registry, "meterRegistry must not be null");
+      return this;
+    }
+
+    /**
+     * Sets what to do with a change that its data makes impossible to apply (default {@link
+     * OnDataError#FAIL}): stop, or set it aside as a {@link DeadLetter} and go on.
+     */
+    public Builder onDataError(OnDataError onDataError) {
+      this.onDataError = Objects.requireNonNull(onDataError, "onDataError must not be null");
       return this;
     }
 

@@ -106,6 +106,29 @@ public final class ReplicationRecords {
   }
 
   /**
+   * Returns the changes that replication {@code name} set aside because of their data ({@link
+   * OnDataError#DEAD_LETTER}), ordered by mapping and key. To apply them again after fixing the
+   * mapping or the data, use {@link Replication#retryDeadLetters()}.
+   *
+   * @param name the replication's name; must not be {@code null}
+   * @return the dead letters; empty if there are none or kv2pg's tables do not exist
+   * @throws NullPointerException if {@code name} is {@code null}
+   * @throws ReplicationException if Postgres cannot be reached or read
+   */
+  public List<DeadLetter> deadLetters(String name) {
+    Objects.requireNonNull(name, "name must not be null");
+    try (Connection connection = postgres.open()) {
+      try {
+        return CheckpointStore.deadLetters(connection, name);
+      } finally {
+        connection.rollback();
+      }
+    } catch (SQLException e) {
+      throw failed("read the dead letters of replication '" + name + "'", e);
+    }
+  }
+
+  /**
    * Forgets a replication: deletes its checkpoint and every mapping's copy progress, so that its
    * next start copies every mapping again from a new store snapshot and then streams from there.
    * The mapped tables are left as they are: the copy upserts into them, so rows whose keys left

@@ -42,6 +42,7 @@ final class ApplyLoop {
   private final PostgresSession session;
   private final CheckpointStore checkpoints;
   private final ChangeApplier applier;
+  private final DeadLetterBook deadLetters;
   private final Progress progress;
   private final List<String> mappingNames;
   private final StopSignal stop;
@@ -52,7 +53,7 @@ final class ApplyLoop {
   private ChangeBatch pending;
 
   ApplyLoop(String name, WalSource source, List<MappingPlan> mappings, ChangeQueue queue, PostgresSession session,
-      CheckpointStore checkpoints, ChangeApplier applier, Progress progress, StopSignal stop) {
+      CheckpointStore checkpoints, ChangeApplier applier, DeadLetterBook deadLetters, Progress progress, StopSignal stop) {
     this.name = name;
     this.source = source;
     this.mappings = mappings;
@@ -60,6 +61,7 @@ final class ApplyLoop {
     this.session = session;
     this.checkpoints = checkpoints;
     this.applier = applier;
+    this.deadLetters = deadLetters;
     this.progress = progress;
     this.mappingNames = mappings.stream().map(MappingPlan::name).toList();
     this.stop = stop;
@@ -186,7 +188,14 @@ final class ApplyLoop {
     } catch (ReplicationException e) {
       Change bad = superseded(group, e);
       if (bad == null) {
-        throw e;
+        Change named = deadLetters.enabled() ? named(group, e) : null;
+        if (named == null) {
+          throw e;
+        }
+        // Written with the rest of its batch, in the first transaction of what follows.
+        deadLetters.setAside(named, e);
+        apply(group.after(progress.appliedSequence(), named));
+        return;
       }
       LOG.warn("kv2pg[{}]: passing over key {} of mapping '{}' at sequence {}, which failed ({}), because"
           + " the store has rewritten or deleted that key since; its later write is applied in its turn",
@@ -199,12 +208,17 @@ final class ApplyLoop {
     }
   }
 
-  /** Returns the group's change that the error names if the store no longer holds its value. */
-  private Change superseded(ChangeGroup group, ReplicationException error) {
+  /** Returns the group's change that a data error names, or {@code null}. */
+  private static Change named(ChangeGroup group, ReplicationException error) {
     if (error.kind() != ReplicationException.Kind.DATA || error.key().isEmpty() || error.sequence().isEmpty()) {
       return null;
     }
-    Change bad = group.find(error.key().get(), error.sequence().getAsLong());
+    return group.find(error.key().get(), error.sequence().getAsLong());
+  }
+
+  /** Returns the group's change that the error names if the store no longer holds its value. */
+  private Change superseded(ChangeGroup group, ReplicationException error) {
+    Change bad = named(group, error);
     if (bad == null || bad.isRangeDelete() || bad.isDelete()) {
       return null;
     }

@@ -27,11 +27,13 @@ import java.util.Map;
 final class ChangeApplier {
   private final CheckpointStore checkpoints;
   private final Map<Route, TableWriter> writers;
+  private final DeadLetterBook deadLetters;
 
   /** @param writers each route's writer; every change applied must come by one of these routes */
-  ChangeApplier(CheckpointStore checkpoints, Map<Route, TableWriter> writers) {
+  ChangeApplier(CheckpointStore checkpoints, Map<Route, TableWriter> writers, DeadLetterBook deadLetters) {
     this.checkpoints = checkpoints;
     this.writers = Map.copyOf(writers);
+    this.deadLetters = deadLetters;
   }
 
   /**
@@ -44,10 +46,13 @@ final class ChangeApplier {
   AppliedRows apply(Connection connection, ChangeGroup group) throws SQLException {
     try {
       AppliedRows rows = write(connection, group);
+      deadLetters.writeIn(connection, group);
       checkpoints.saveAppliedSequence(connection, group.lastSequence());
       connection.commit();
+      deadLetters.committed();
       return rows;
     } catch (SQLException | RuntimeException e) {
+      deadLetters.rolledBack();
       rollbackQuietly(connection, e);
       throw e;
     }

@@ -50,10 +50,12 @@ final class InitialCopy {
   private final CheckpointStore checkpoints;
   private final BooleanSupplier stopping;
   private final int chunkRows;
+  private final DeadLetterBook deadLetters;
 
   InitialCopy(String logName, RocksDB database, CheckpointStore checkpoints, BooleanSupplier stopping,
-      int chunkRows) {
+      int chunkRows, DeadLetterBook deadLetters) {
     this.chunkRows = chunkRows;
+    this.deadLetters = deadLetters;
     this.logName = logName;
     this.database = database;
     this.checkpoints = checkpoints;
@@ -93,7 +95,7 @@ final class InitialCopy {
         byte[] last = changes.isEmpty() ? lastCopied : changes.get(changes.size() - 1).key();
         CopyProgress progress = new CopyProgress(sequence, last, rows + changes.size(), done);
         long started = System.nanoTime();
-        nothingAhead = write(session, mapping, writer, changes, copiedThrough, nothingAhead, progress);
+        nothingAhead = write(session, mapping, route, writer, changes, copiedThrough, nothingAhead, progress);
         rows = progress.rowsCopied();
         lastCopied = last;
         progressOfRun.copied(changes.size(), System.nanoTime() - started);
@@ -125,32 +127,49 @@ final class InitialCopy {
    * @param known whether the table is known to hold no row of the mapping after {@code copiedThrough}
    * @return whether the table holds no row of the mapping after the chunk
    */
-  private boolean write(PostgresSession session, MappingPlan mapping, TableWriter writer, List<Change> changes,
+  private boolean write(PostgresSession session, MappingPlan mapping, Route route, TableWriter writer,
+      List<Change> changes,
       byte[] copiedThrough, boolean known, CopyProgress progress) throws SQLException, PostgresSession.Abandoned {
     try {
       return session.run((connection, retry) -> {
         if (retry && alreadySaved(connection, mapping.name(), progress)) {
           return false; // Unknown again: the next chunk checks.
         }
-        try {
-          boolean stillNothingAhead = writer.copy(connection, changes, copiedThrough, known);
-          checkpoints.saveCopyProgress(connection, mapping.name(), progress);
-          connection.commit();
-          return stillNothingAhead;
-        } catch (SQLException e) {
-          connection.rollback();
-          if (SqlStates.isTransient(e)) {
+        List<Change> rows = new ArrayList<>(changes);
+        rows.removeIf(deadLetters::isSetAside);
+        while (true) {
+          try {
+            boolean stillNothingAhead = writer.copy(connection, rows, copiedThrough, known);
+            deadLetters.writeIn(connection, route, rows, progress.snapshotSequence());
+            checkpoints.saveCopyProgress(connection, mapping.name(), progress);
+            connection.commit();
+            deadLetters.committed();
+            return stillNothingAhead;
+          } catch (SQLException e) {
+            connection.rollback();
+            deadLetters.rolledBack();
+            if (SqlStates.isTransient(e)) {
+              throw e;
+            }
+            ReplicationException refused = writer.findRefused(connection, rows, false);
+            connection.rollback();
+            if (refused == null) {
+              throw e;
+            }
+            if (!setAside(rows, refused)) {
+              throw refused;
+            }
+          } catch (ReplicationException e) {
+            connection.rollback();
+            deadLetters.rolledBack();
+            if (!setAside(rows, e)) {
+              throw e;
+            }
+          } catch (RuntimeException e) {
+            connection.rollback();
+            deadLetters.rolledBack();
             throw e;
           }
-          ReplicationException refused = writer.findRefused(connection, changes, false);
-          connection.rollback();
-          if (refused != null) {
-            throw refused;
-          }
-          throw e;
-        } catch (RuntimeException e) {
-          connection.rollback();
-          throw e;
         }
       });
     } catch (PostgresSession.LimitReached e) {
@@ -169,8 +188,8 @@ final class InitialCopy {
       byte[] firstLast = first.get(middle - 1).key();
       CopyProgress halfway = new CopyProgress(progress.snapshotSequence(), firstLast,
           progress.rowsCopied() - (changes.size() - middle), false);
-      boolean nothingAhead = write(session, mapping, writer, first, copiedThrough, known, halfway);
-      return write(session, mapping, writer, changes.subList(middle, changes.size()), firstLast, nothingAhead,
+      boolean nothingAhead = write(session, mapping, route, writer, first, copiedThrough, known, halfway);
+      return write(session, mapping, route, writer, changes.subList(middle, changes.size()), firstLast, nothingAhead,
           progress);
     }
   }
@@ -245,6 +264,26 @@ final class InitialCopy {
       thread.interrupt();
       Threads.joinUninterruptibly(thread, SCAN_JOIN_TIMEOUT, thread.getName());
     }
+  }
+
+  /**
+   * Sets aside, as a dead letter, the change of {@code rows} that a data error names, when dead
+   * letters are on; returns whether it did.
+   */
+  private boolean setAside(List<Change> rows, ReplicationException error) {
+    if (!deadLetters.enabled() || error.kind() != ReplicationException.Kind.DATA || error.key().isEmpty()) {
+      return false;
+    }
+    byte[] key = error.key().get();
+    for (java.util.Iterator<Change> it = rows.iterator(); it.hasNext(); ) {
+      Change change = it.next();
+      if (java.util.Arrays.equals(change.key(), key)) {
+        it.remove();
+        deadLetters.setAside(change, error);
+        return true;
+      }
+    }
+    return false;
   }
 
   private boolean alreadySaved(java.sql.Connection connection, String mapping, CopyProgress progress)

@@ -36,6 +36,7 @@ final class Progress {
   private long rowsApplied;
   private long commits;
   private long retries;
+  private long deadLetters;
   private Instant lastCommit;
   /** When the run was made, by {@link System#nanoTime}: what it copies was found then. */
   private final long createdNanos = System.nanoTime();
@@ -119,6 +120,14 @@ final class Progress {
     telemetry.retried(error);
   }
 
+  /** Records a change set aside because of its data, once its transaction committed. */
+  void deadLettered() {
+    synchronized (this) {
+      deadLetters++;
+    }
+    telemetry.deadLettered();
+  }
+
   private void moved() {
     lastMovedNanos = System.nanoTime();
     notifyAll();
@@ -171,7 +180,7 @@ final class Progress {
       return new ReplicationStatus(name, state, appliedSequence, sourceSequence, rowsApplied,
           Optional.ofNullable(lastCommit), Optional.ofNullable(failure),
           ended ? Optional.empty() : waitingFor.get(), lag,
-          Optional.ofNullable(state == ReplicationState.COPYING ? copy : null), commits, retries, 0,
+          Optional.ofNullable(state == ReplicationState.COPYING ? copy : null), commits, retries, deadLetters,
           isStalled(sourceSequence, now));
     }
   }

@@ -1,5 +1,6 @@
 package io.kv2pg.internal.engine;
 
+import io.kv2pg.OnDataError;
 import io.kv2pg.ReplicationException;
 import io.kv2pg.ReplicationState;
 import io.kv2pg.ReplicationStatus;
@@ -61,6 +62,7 @@ public final class ReplicationEngine implements RunningReplication {
   private final PostgresSession session;
   private final ChangeQueue queue = new ChangeQueue(QUEUE_WEIGHT);
   private final Progress progress;
+  private final DeadLetterBook deadLetters;
   private final Telemetry.Factory telemetryFactory;
   /** Set by {@link #start()}, so that no gauge reads a half-constructed engine. */
   private volatile Telemetry telemetry = Telemetry.NONE;
@@ -76,8 +78,10 @@ public final class ReplicationEngine implements RunningReplication {
    * @param copyChunkRows rows per initial-copy transaction
    * @param stallAfter how long the run may be behind without a commit before it counts as stalled
    * @param telemetry makes the run's metrics
+   * @param onDataError what to do with a change that its data makes impossible to apply
    */
-  public record Settings(int copyChunkRows, Duration stallAfter, Telemetry.Factory telemetry) {
+  public record Settings(int copyChunkRows, Duration stallAfter, Telemetry.Factory telemetry,
+      OnDataError onDataError) {
     /** Rows per initial-copy transaction unless a test asks for fewer. */
     public static final int DEFAULT_COPY_CHUNK_ROWS = InitialCopy.CHUNK_ROWS;
     public static final Duration DEFAULT_STALL_AFTER = Duration.ofSeconds(60);
@@ -99,9 +103,11 @@ public final class ReplicationEngine implements RunningReplication {
     this.progress = new Progress(name, settings.stallAfter());
     this.session = new PostgresSession(postgres, checkpoints, name, stop::isStopping, progress::retried);
     this.telemetryFactory = settings.telemetry();
+    this.deadLetters = new DeadLetterBook(name, settings.onDataError() == OnDataError.DEAD_LETTER, checkpoints,
+        progress);
     this.reader = new LogReader(name, source, this.mappings, routes, queue, stop, progress);
     this.applyLoop = new ApplyLoop(name, source, this.mappings, queue, session, checkpoints,
-        new ChangeApplier(checkpoints, writerByRoute), progress, stop);
+        new ChangeApplier(checkpoints, writerByRoute, deadLetters), deadLetters, progress, stop);
     this.writerThread = new Thread(this::runWriter, "kv2pg-" + name + "-writer");
     writerThread.setDaemon(true);
     this.watchThread = new Thread(this::runWatch, "kv2pg-" + name + "-watch");
@@ -137,6 +143,10 @@ public final class ReplicationEngine implements RunningReplication {
     try {
       reader.droppedFamilyCheck().check();
       StartupPlan.prepareTables(session, writers);
+      session.run((connection, retry) -> {
+        deadLetters.load(connection);
+        return null;
+      });
       StartupPlan plan = StartupPlan.make(name, source, mappings, session, checkpoints);
       snapshot = plan.snapshot;
       reader.start(plan.appliedSequence, plan.copies);
@@ -194,7 +204,8 @@ public final class ReplicationEngine implements RunningReplication {
     if (progress.appliedSequence() < snapshotSequence) {
       return false; // Stopping.
     }
-    InitialCopy copy = new InitialCopy(name, source.database(), checkpoints, stop::isStopping, copyChunkRows);
+    InitialCopy copy = new InitialCopy(name, source.database(), checkpoints, stop::isStopping, copyChunkRows,
+        deadLetters);
     for (Map.Entry<Integer, CopyProgress> entry : new TreeMap<>(plan.copies).entrySet()) {
       int index = entry.getKey();
       if (!copy.copy(session, mappings.get(index), routes.get(index), writers.get(index), plan.snapshot, entry.getValue(),

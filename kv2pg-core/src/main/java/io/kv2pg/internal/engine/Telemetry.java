@@ -27,6 +27,9 @@ public interface Telemetry {
   /** Postgres failed an attempt with {@code error}, and the work is tried again. */
   default void retried(SQLException error) {}
 
+  /** A change was set aside because of its data. */
+  default void deadLettered() {}
+
   /** The run is over and its status will not change again: forget what it registered. */
   default void close() {}
 

@@ -44,6 +44,7 @@ public final class MicrometerTelemetry implements Telemetry {
   private final ConcurrentHashMap<String, Counter> retries = new ConcurrentHashMap<>();
   private final Counter commits;
   private final Timer commitDuration;
+  private final Counter deadLetters;
 
   private MicrometerTelemetry(MeterRegistry registry, String name, List<String> mappings,
       Supplier<ReplicationStatus> status, LongSupplier queueBytes) {
@@ -63,7 +64,7 @@ public final class MicrometerTelemetry implements Telemetry {
     commitDuration = keep(Timer.builder(PREFIX + "commit.duration").tags(tags)
         .description("How long a transaction's work took, from its first statement to its commit")
         .publishPercentiles(0.5, 0.9, 0.99).register(registry));
-    keep(Counter.builder(PREFIX + "dead.letters").tags(tags)
+    deadLetters = keep(Counter.builder(PREFIX + "dead.letters").tags(tags)
         .description("Changes set aside because of their data").register(registry));
     keep(TimeGauge.builder(PREFIX + "lag", status, TimeUnit.NANOSECONDS, s -> s.get().lag().toNanos())
         .tags(tags).strongReference(true)
@@ -148,6 +149,11 @@ public final class MicrometerTelemetry implements Telemetry {
         .tags(tags.and("sqlstate.class", c))
         .description("Attempts that Postgres failed and kv2pg tried again, by SQLSTATE class")
         .register(registry))).increment();
+  }
+
+  @Override
+  public void deadLettered() {
+    deadLetters.increment();
   }
 
   @Override

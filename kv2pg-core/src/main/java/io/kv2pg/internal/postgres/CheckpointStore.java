@@ -1,5 +1,6 @@
 package io.kv2pg.internal.postgres;
 
+import io.kv2pg.DeadLetter;
 import io.kv2pg.ReplicationException;
 import io.kv2pg.ReplicationRecord;
 import io.kv2pg.ReplicationRecord.MappingCopy;
@@ -21,7 +22,8 @@ import java.util.OptionalLong;
  * kv2pg's own tables in schema {@code kv2pg}: {@code kv2pg.replication}, per replication, the last
  * applied sequence number (written in the same transaction as the rows it covers), the last
  * failure and the fencing epoch; {@code kv2pg.mapping_copy}, per tree mapping, the progress of its
- * initial copy.
+ * initial copy; {@code kv2pg.dead_letter}, per mapping and key, a change set aside because of its
+ * data (written and resolved in the transactions that apply the changes around it).
  *
  * <p>Every method works inside the caller's transaction and commits nothing, except where it
  * says so.
@@ -62,6 +64,17 @@ public final class CheckpointStore {
         "completed_at" timestamptz,
         "fingerprint" text,
         primary key ("replication", "mapping")
+      );
+      create table if not exists "kv2pg"."dead_letter" (
+        "replication" text not null,
+        "mapping" text not null,
+        "key" bytea not null,
+        "value" bytea,
+        "sequence" bigint not null,
+        "error" text not null,
+        "sqlstate" text,
+        "recorded_at" timestamptz not null default now(),
+        primary key ("replication", "mapping", "key")
       )""";
 
   /** The initial copy of one mapping. */
@@ -83,6 +96,7 @@ public final class CheckpointStore {
     try (Statement statement = connection.createStatement();
         ResultSet exists = statement.executeQuery("select to_regclass('\"kv2pg\".\"replication\"')"
             + " is not null and to_regclass('\"kv2pg\".\"mapping_copy\"') is not null"
+            + " and to_regclass('\"kv2pg\".\"dead_letter\"') is not null"
             + " and exists (select 1 from pg_attribute where attrelid = to_regclass('\"kv2pg\".\"replication\"')"
             + " and attname = 'epoch' and not attisdropped)")) {
       exists.next();
@@ -416,6 +430,86 @@ public final class CheckpointStore {
       }
     }
     return records;
+  }
+
+  /**
+   * Records a change set aside because of its data; replaces an earlier one of the same key.
+   *
+   * @param value the value that failed, {@code null} for a delete
+   * @param sqlState Postgres's SQLSTATE, {@code null} when the mapping failed
+   */
+  public void saveDeadLetter(Connection connection, String mapping, byte[] key, byte[] value, long sequence,
+      String error, String sqlState) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("""
+        insert into "kv2pg"."dead_letter"
+          ("replication", "mapping", "key", "value", "sequence", "error", "sqlstate", "recorded_at")
+        values (?, ?, ?, ?, ?, ?, ?, now())
+        on conflict ("replication", "mapping", "key") do update set "value" = excluded."value",
+          "sequence" = excluded."sequence", "error" = excluded."error", "sqlstate" = excluded."sqlstate",
+          "recorded_at" = excluded."recorded_at\"""")) {
+      statement.setString(1, replication);
+      statement.setString(2, mapping);
+      statement.setBytes(3, key);
+      statement.setBytes(4, value);
+      statement.setLong(5, sequence);
+      statement.setString(6, error);
+      statement.setString(7, sqlState);
+      statement.executeUpdate();
+    }
+  }
+
+  /** Removes the dead letters of {@code keys} in {@code mapping}; returns how many there were. */
+  public int resolveDeadLetters(Connection connection, String mapping, List<byte[]> keys) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("""
+        delete from "kv2pg"."dead_letter" where "replication" = ? and "mapping" = ? and "key" = any(?)""")) {
+      statement.setString(1, replication);
+      statement.setString(2, mapping);
+      statement.setArray(3, connection.createArrayOf("bytea", keys.toArray(new byte[0][])));
+      return statement.executeUpdate();
+    }
+  }
+
+  /** Returns the keys of the replication's dead letters, by mapping. */
+  public Map<String, List<byte[]>> deadLetterKeys(Connection connection) throws SQLException {
+    Map<String, List<byte[]>> keys = new HashMap<>();
+    try (PreparedStatement statement = connection.prepareStatement(
+        "select \"mapping\", \"key\" from \"kv2pg\".\"dead_letter\" where \"replication\" = ?")) {
+      statement.setString(1, replication);
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          keys.computeIfAbsent(rows.getString(1), m -> new ArrayList<>()).add(rows.getBytes(2));
+        }
+      }
+    }
+    return keys;
+  }
+
+  /**
+   * Returns the dead letters of replication {@code name}, by mapping, key; none when kv2pg's tables
+   * are missing. Commits nothing.
+   */
+  public static List<DeadLetter> deadLetters(Connection connection, String name) throws SQLException {
+    try (Statement statement = connection.createStatement();
+        ResultSet exists = statement.executeQuery("select to_regclass('\"kv2pg\".\"dead_letter\"') is not null")) {
+      exists.next();
+      if (!exists.getBoolean(1)) {
+        return List.of();
+      }
+    }
+    List<DeadLetter> letters = new ArrayList<>();
+    try (PreparedStatement statement = connection.prepareStatement("""
+        select "mapping", "key", "value", "sequence", "error", "sqlstate", "recorded_at"
+        from "kv2pg"."dead_letter" where "replication" = ? order by "mapping", "key\"""")) {
+      statement.setString(1, name);
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          letters.add(new DeadLetter(name, rows.getString(1), rows.getBytes(2), Optional.ofNullable(rows.getBytes(3)),
+              rows.getLong(4), rows.getString(5), Optional.ofNullable(rows.getString(6)),
+              instant(rows, 7).orElseThrow()));
+        }
+      }
+    }
+    return letters;
   }
 
   private static Optional<Instant> instant(ResultSet rows, int column) throws SQLException {

@@ -59,14 +59,19 @@ public interface TableWriter {
   ReplicationException failure(Change change, String reason, Throwable cause);
 
   /**
-   * Replays changes one at a time under savepoints, to name the one Postgres refuses. Leaves the
-   * transaction open (the caller rolls it back).
+   * Replays changes one at a time under savepoints, with every constraint checked at once, to
+   * name the one Postgres refuses. Leaves the transaction open (the caller rolls it back).
    *
    * @return the error naming the refused change, or {@code null} if every change went through
    * @throws SQLException if a transient error interrupts the replay
    */
   default ReplicationException findRefused(Connection connection, Collection<Change> changes,
       boolean deletes) throws SQLException {
+    // A deferred constraint (a foreign key DEFERRABLE INITIALLY DEFERRED) is checked per row too,
+    // so that the change that breaks it is named: in the replication's order (parents first).
+    try (java.sql.Statement statement = connection.createStatement()) {
+      statement.execute("set constraints all immediate");
+    }
     for (Change change : changes) {
       java.sql.Savepoint savepoint = connection.setSavepoint();
       try {
@@ -97,7 +102,8 @@ public interface TableWriter {
             + ": " + reason + ". Nothing from this write batch on was committed. Either fix the mapping"
             + " (for example a decoder or statement that accepts this value), or fix the data: rewrite"
             + " or delete this key in the store, and the version that failed is passed over. Then start"
-            + " the replication again: it resumes after the last commit.",
+            + " the replication again: it resumes after the last commit. To set such changes aside and"
+            + " go on instead, use onDataError(OnDataError.DEAD_LETTER) (on-data-error: dead-letter).",
         cause, mappingName, treeName, change.key(), change.sequence());
   }
 }
