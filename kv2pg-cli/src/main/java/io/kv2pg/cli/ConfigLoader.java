@@ -2,6 +2,7 @@ package io.kv2pg.cli;
 
 import io.kv2pg.ColumnDecoder;
 import io.kv2pg.Decoders;
+import io.kv2pg.OnDataError;
 import io.kv2pg.Replication;
 import io.kv2pg.internal.postgres.PostgresConnector;
 import java.io.IOException;
@@ -114,7 +115,7 @@ final class ConfigLoader {
     if (root == null) {
       throw ConfigException.at(file, 1, null, "the file is empty; see docs/CONFIG.md for the format");
     }
-    Fields top = fields(root, "", Set.of("name", "rocksdb", "postgres", "tables"));
+    Fields top = fields(root, "", Set.of("name", "rocksdb", "postgres", "tables", "on-data-error"));
     String name = attempt(() -> {
       Node nameNode = top.required("name");
       String value = string(nameNode, "name");
@@ -173,11 +174,13 @@ final class ConfigLoader {
         tables.add(table);
       }
     }
+    OnDataError onDataError = !top.has("on-data-error") ? OnDataError.FAIL
+        : attempt(() -> choice(top.get("on-data-error"), "on-data-error", OnDataError.values()));
     if (!problems.isEmpty()) {
       throw ConfigException.of(file, problems);
     }
     return new ReplicationConfig(file, name, store, line(pathNode), secondary,
-        new ReplicationConfig.PostgresConfig(url, password[0], line(urlNode)), tables);
+        new ReplicationConfig.PostgresConfig(url, password[0], line(urlNode)), tables, onDataError);
   }
 
   /**
@@ -441,6 +444,20 @@ final class ConfigLoader {
       throw error(node, field, "must not be empty");
     }
     return value;
+  }
+
+  /** One of {@code values}, written in lower case with '-' for '_' ({@code dead-letter}). */
+  private <E extends Enum<E>> E choice(Node node, String field, E[] values) {
+    String value = string(node, field);
+    List<String> spelt = new ArrayList<>();
+    for (E candidate : values) {
+      String name = candidate.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+      if (name.equals(value.trim())) {
+        return candidate;
+      }
+      spelt.add(name);
+    }
+    throw error(node, field, "must be one of " + String.join(", ", spelt) + ", not '" + value + "'");
   }
 
   /** A scalar, as written (may be empty). */

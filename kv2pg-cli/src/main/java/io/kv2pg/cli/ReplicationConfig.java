@@ -1,5 +1,6 @@
 package io.kv2pg.cli;
 
+import io.kv2pg.OnDataError;
 import io.kv2pg.TreeMapping;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,9 +20,10 @@ import org.rocksdb.ColumnFamilyHandle;
  *     a temporary folder
  * @param postgres the server
  * @param tables the declared tables, in order
+ * @param onDataError what to do with a change its data makes impossible to apply ({@code on-data-error})
  */
 record ReplicationConfig(Path file, String name, Path store, int storeLine, Path secondaryPath,
-    PostgresConfig postgres, List<TableConfig> tables) {
+    PostgresConfig postgres, List<TableConfig> tables, OnDataError onDataError) {
 
   ReplicationConfig {
     tables = List.copyOf(tables);
@@ -44,7 +46,7 @@ record ReplicationConfig(Path file, String name, Path store, int storeLine, Path
 
   /** Returns a copy with another Postgres server. */
   ReplicationConfig withPostgres(PostgresConfig postgres) {
-    return new ReplicationConfig(file, name, store, storeLine, secondaryPath, postgres, tables);
+    return new ReplicationConfig(file, name, store, storeLine, secondaryPath, postgres, tables, onDataError);
   }
 
   /**

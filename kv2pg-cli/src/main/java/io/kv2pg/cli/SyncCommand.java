@@ -106,6 +106,10 @@ final class SyncCommand extends CliCommand {
       cli.out.printf(Locale.ROOT, "sync: caught up. Replication '%s' has applied the store through sequence %,d;"
           + " %,d rows written in %.1f s.%n", replication.name(), status.appliedSequence(), status.rowsApplied(),
           seconds);
+      if (status.deadLetters() > 0) {
+        cli.out.printf(Locale.ROOT, "sync: %,d change(s) set aside as dead letters (on-data-error: dead-letter);"
+            + " list them with: %s dead-letters --config %s%n", status.deadLetters(), cli.command, config);
+      }
       String copied = copies.describe();
       if (copied != null) {
         cli.out.println("sync: " + copied);
