@@ -8,9 +8,6 @@ import io.kv2pg.ReplicationState;
 import io.kv2pg.ReplicationStatus;
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
@@ -27,7 +24,6 @@ import org.junit.jupiter.api.Test;
  * demo runs, and {@code /health}.
  */
 class MetricsEndpointTest {
-  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final List<String> FAMILIES = List.of("kv2pg_lag_seconds", "kv2pg_lag_sequences",
       "kv2pg_rows_applied_total", "kv2pg_commits_total", "kv2pg_commit_duration_seconds", "kv2pg_retries_total",
@@ -35,20 +31,20 @@ class MetricsEndpointTest {
 
   @Test
   void theDemoServesPrometheusMetricsAndHealthWhileItRuns() throws Exception {
-    int port = freePort();
+    int port = LocalHttp.freePort();
     CompletableFuture<CliRun.Result> demo = CompletableFuture.supplyAsync(() -> CliRun.run("demo", "--duration",
         "8s", "--rate", "100", "--orders", "500", "--metrics-port", String.valueOf(port)));
     String metrics = null;
     JsonNode health = null;
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
     while (System.nanoTime() < deadline && !demo.isDone()) {
-      HttpResponse<String> scrape = get(port, "/metrics");
+      HttpResponse<String> scrape = LocalHttp.get(port, "/metrics");
       if (scrape != null && scrape.statusCode() == 200 && scrape.body().contains("kv2pg_state{")
           && streaming(scrape.body())) {
         metrics = scrape.body();
         assertThat(scrape.headers().firstValue("Content-Type")).hasValueSatisfying(
             type -> assertThat(type).startsWith("text/plain; version=0.0.4"));
-        HttpResponse<String> healthResponse = get(port, "/health");
+        HttpResponse<String> healthResponse = LocalHttp.get(port, "/health");
         assertThat(healthResponse.statusCode()).as(healthResponse.body()).isEqualTo(200);
         assertThat(healthResponse.body().strip()).doesNotContain("\n");
         health = JSON.readTree(healthResponse.body());
@@ -72,17 +68,17 @@ class MetricsEndpointTest {
     assertThat(health.get("healthy").asBoolean()).isTrue();
     assertThat(health.get("stalled").asBoolean()).isFalse();
     assertThat(health.has("lag_seconds")).isTrue();
-    assertThat(get(port, "/health")).as("the server is closed after the demo").isNull();
+    assertThat(LocalHttp.get(port, "/health")).as("the server is closed after the demo").isNull();
   }
 
   @Test
   void healthIsUnavailableUntilAReplicationRunsAndWhileItIsStalledOrEnded() throws Exception {
     try (MetricsServer server = MetricsServer.start("127.0.0.1", 0)) {
       int port = Integer.parseInt(server.address().substring(server.address().lastIndexOf(':') + 1));
-      HttpResponse<String> health = get(port, "/health");
+      HttpResponse<String> health = LocalHttp.get(port, "/health");
       assertThat(health.statusCode()).isEqualTo(503);
       assertThat(JSON.readTree(health.body()).get("state").asText()).isEqualTo("starting");
-      assertThat(get(port, "/metrics").statusCode()).isEqualTo(200);
+      assertThat(LocalHttp.get(port, "/metrics").statusCode()).isEqualTo(200);
     }
     assertThat(MetricsServer.isHealthy(status(ReplicationState.STREAMING, false))).isTrue();
     assertThat(MetricsServer.isHealthy(status(ReplicationState.COPYING, false))).isTrue();
@@ -114,21 +110,5 @@ class MetricsEndpointTest {
     Matcher matcher = Pattern.compile("(?m)^" + family + "\\{[^}]*replication=\"kv2pg-demo\"[^}]*\\} (\\S+)$").matcher(metrics);
     assertThat(matcher.find()).as(family + " in%n" + metrics).isTrue();
     return Double.parseDouble(matcher.group(1));
-  }
-
-  /** GETs a path; null when nothing listens. */
-  private static HttpResponse<String> get(int port, String path) throws InterruptedException {
-    try {
-      return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-          .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-    } catch (IOException e) {
-      return null;
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
   }
 }

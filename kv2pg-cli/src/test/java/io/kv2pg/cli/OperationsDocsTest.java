@@ -5,10 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,7 +35,6 @@ import org.yaml.snakeyaml.Yaml;
 class OperationsDocsTest {
   private static final Path OPERATIONS = Path.of("..", "docs", "OPERATIONS.md");
   private static final Path DASHBOARD = Path.of("..", "docs", "grafana", "kv2pg-dashboard.json");
-  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /**
@@ -272,17 +267,17 @@ class OperationsDocsTest {
   private record Scrape(Set<String> samples, Set<String> kv2pgFamilies, JsonNode health) {}
 
   private static Scrape scrapeTheDemo() throws Exception {
-    int port = freePort();
+    int port = LocalHttp.freePort();
     CompletableFuture<CliRun.Result> demo = CompletableFuture.supplyAsync(() -> CliRun.run("demo", "--duration",
         "5s", "--rate", "100", "--orders", "500", "--metrics-port", String.valueOf(port)));
     Scrape scrape = null;
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
     while (scrape == null && System.nanoTime() < deadline && !demo.isDone()) {
-      HttpResponse<String> metrics = get(port, "/metrics");
+      HttpResponse<String> metrics = LocalHttp.get(port, "/metrics");
       if (metrics != null && metrics.statusCode() == 200
           && metrics.body().contains("kv2pg_state{replication=\"kv2pg-demo\",state=\"streaming\"} 1.0")
           && metrics.body().matches("(?s).*\\nkv2pg_commits_total\\{[^}]*} [1-9].*")) {
-        HttpResponse<String> health = get(port, "/health");
+        HttpResponse<String> health = LocalHttp.get(port, "/health");
         if (health != null && health.statusCode() == 200) {
           scrape = parse(metrics.body(), JSON.readTree(health.body()));
         }
@@ -307,21 +302,5 @@ class OperationsDocsTest {
     }
     assertThat(samples).as("the scrape").contains("kv2pg_lag_seconds", "jvm_memory_used_bytes");
     return new Scrape(samples, families, health);
-  }
-
-  /** GETs a path; null when nothing listens. */
-  private static HttpResponse<String> get(int port, String path) throws InterruptedException {
-    try {
-      return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-          .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-    } catch (IOException e) {
-      return null;
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
   }
 }
