@@ -48,7 +48,8 @@ public final class Replication {
         : PostgresConnector.forDataSource(builder.dataSource);
     this.trees = List.copyOf(builder.trees);
     this.settings = new ReplicationEngine.Settings(builder.copyChunkRows, builder.stallAfter,
-        builder.meterRegistry == null ? Telemetry.Factory.NONE : MicrometerTelemetry.factory(builder.meterRegistry));
+        builder.meterRegistry == null ? Telemetry.Factory.NONE : MicrometerTelemetry.factory(builder.meterRegistry),
+        builder.onGap);
   }
 
   /** Starts describing a replication. */
@@ -116,6 +117,7 @@ public final class Replication {
     private int copyChunkRows = ReplicationEngine.Settings.DEFAULT_COPY_CHUNK_ROWS;
     private Duration stallAfter = ReplicationEngine.Settings.DEFAULT_STALL_AFTER;
     private MeterRegistry meterRegistry;
+    private OnGap onGap = OnGap.FAIL;
 
     private Builder() {}
 
@@ -211,6 +213,19 @@ public final class Replication {
      */
     public Builder meterRegistry(MeterRegistry registry) {
       this.meterRegistry = Objects.requireNonNull(registry, "meterRegistry must not be null");
+      return this;
+    }
+
+    /**
+     * Sets what a gap in the store's write-ahead log does (default {@link OnGap#FAIL}): fail with
+     * a {@link SequenceGapException}, or {@linkplain OnGap#RECOPY copy every mapping again} from a
+     * new snapshot and stream on.
+     *
+     * @param onGap the policy; must not be {@code null}
+     * @throws NullPointerException if {@code onGap} is {@code null}
+     */
+    public Builder onGap(OnGap onGap) {
+      this.onGap = Objects.requireNonNull(onGap, "onGap must not be null");
       return this;
     }
 

@@ -12,12 +12,16 @@ final class Cli {
   final PrintWriter out;
   final PrintWriter err;
   final Function<String, String> env;
+  /** The standard input, read for a confirmation on a terminal. */
+  final java.io.BufferedReader in;
   final boolean terminal;
   /** Ctrl-C and SIGTERM: installed by {@link Main#main}, none when run inside another program. */
   final Interrupts interrupts;
   volatile boolean verbose;
 
-  Cli(PrintWriter out, PrintWriter err, Function<String, String> env, boolean terminal, Interrupts interrupts) {
+  Cli(java.io.BufferedReader in, PrintWriter out, PrintWriter err, Function<String, String> env, boolean terminal,
+      Interrupts interrupts) {
+    this.in = in;
     this.out = out;
     this.err = err;
     this.env = env;

@@ -2,6 +2,7 @@ package io.kv2pg.cli;
 
 import io.kv2pg.ColumnDecoder;
 import io.kv2pg.Decoders;
+import io.kv2pg.OnGap;
 import io.kv2pg.Replication;
 import io.kv2pg.internal.postgres.PostgresConnector;
 import java.io.IOException;
@@ -112,12 +113,22 @@ final class ConfigLoader {
     if (root == null) {
       throw ConfigException.at(file, 1, null, "the file is empty; see docs/CONFIG.md for the format");
     }
-    Fields top = fields(root, "", Set.of("name", "rocksdb", "postgres", "tables"));
+    Fields top = fields(root, "", Set.of("name", "on-gap", "rocksdb", "postgres", "tables"));
     String name = string(top.required("name"), "name");
     try {
       Replication.builder().name(name); // The builder owns the rule; its message names the property.
     } catch (IllegalArgumentException e) {
       throw error(top.required("name"), "name", e.getMessage().substring("name ".length()));
+    }
+
+    OnGap onGap = OnGap.FAIL;
+    if (top.has("on-gap")) {
+      String value = string(top.get("on-gap"), "on-gap");
+      onGap = switch (value) {
+        case "fail" -> OnGap.FAIL;
+        case "recopy" -> OnGap.RECOPY;
+        default -> throw error(top.get("on-gap"), "on-gap", "must be 'fail' or 'recopy' but was '" + value + "'");
+      };
     }
 
     Fields rocksdb = fields(top.required("rocksdb"), "rocksdb", Set.of("path", "secondary-path"));
@@ -156,7 +167,7 @@ final class ConfigLoader {
       }
       tables.add(table);
     }
-    return new ReplicationConfig(file, name, store, line(pathNode), secondary,
+    return new ReplicationConfig(file, name, onGap, store, line(pathNode), secondary,
         new ReplicationConfig.PostgresConfig(url, password, line(urlNode)), tables);
   }
 

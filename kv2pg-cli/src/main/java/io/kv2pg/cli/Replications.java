@@ -28,7 +28,8 @@ final class Replications {
     Replication.Builder builder = Replication.builder()
         .postgres(target.dataSource("kv2pg-" + config.name()))
         .source(store.db)
-        .name(config.name());
+        .name(config.name())
+        .onGap(config.onGap());
     if (metrics != null) {
       builder.meterRegistry(metrics.registry());
     }

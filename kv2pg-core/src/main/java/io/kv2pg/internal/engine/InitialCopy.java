@@ -13,8 +13,12 @@ import io.kv2pg.internal.table.TableWriter;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.function.BooleanSupplier;
@@ -104,6 +108,171 @@ final class InitialCopy {
         }
       }
     }
+  }
+
+  /** One mapping of a re-copy: what it reads and writes, where it starts, and whether it is cleared first. */
+  record Target(MappingPlan mapping, Route route, TableWriter writer, CopyProgress start, boolean cleared) {}
+
+  /**
+   * Copies every target in one transaction: clears the tables of the targets marked so (in reverse
+   * order, children before parents), copies each target from the snapshot in chunks (in order,
+   * parents first), records each copy as complete, and commits. Readers see the old tables until
+   * the commit; deferred foreign keys are checked at it. Memory stays bounded by the chunks: the
+   * rows are streamed to Postgres, which holds the transaction. A transient error starts the whole
+   * transaction over; a stop rolls it back, and the next start copies again from the beginning.
+   *
+   * @return whether the copy committed; {@code false} if the replication is stopping
+   */
+  boolean recopy(PostgresSession session, List<Target> targets, Snapshot snapshot, Progress progressOfRun)
+      throws SQLException, PostgresSession.Abandoned {
+    long sequence = snapshot.getSequenceNumber();
+    LOG.info("kv2pg[{}]: copying {} mapping(s) ({}) from the snapshot at sequence {} in one transaction,"
+        + " replacing the rows of {}", logName, targets.size(),
+        String.join(", ", targets.stream().map(target -> target.mapping().name()).toList()), sequence,
+        String.join(", ", targets.stream().filter(Target::cleared).map(target -> target.mapping().name()).toList()));
+    long started = System.nanoTime();
+    Map<String, Long> rowsByMapping = new LinkedHashMap<>();
+    try {
+      boolean committed = session.run((connection, retry) -> {
+        rowsByMapping.clear();
+        if (retry && recopySaved(connection, targets, sequence)) {
+          return true;
+        }
+        try {
+          for (int i = targets.size() - 1; i >= 0; i--) {
+            Target target = targets.get(i);
+            if (target.cleared() && (target.writer().knownTable() == null
+                || firstWriting(targets, i, target.writer().knownTable()))) {
+              target.writer().clear(connection);
+            }
+          }
+          Set<String> written = new HashSet<>();
+          for (Target target : targets) {
+            // A cleared table is empty until its first mapping writes it: COPY straight in.
+            boolean empty = target.cleared() && (target.writer().knownTable() == null
+                || written.add(target.writer().knownTable()));
+            Long rows = copyInTransaction(connection, target, snapshot, empty, progressOfRun);
+            if (rows == null) {
+              connection.rollback();
+              LOG.info("kv2pg[{}]: the copy in one transaction was interrupted by stop and rolled back;"
+                  + " the tables keep their old rows, and the next start copies again", logName);
+              return false;
+            }
+            rowsByMapping.put(target.mapping().name(), rows);
+          }
+          for (Target target : targets) {
+            String mapping = target.mapping().name();
+            checkpoints.saveCopyProgress(connection, mapping, new CopyProgress(sequence, null,
+                target.start().rowsCopied() + rowsByMapping.get(mapping), true));
+            checkpoints.saveFingerprint(connection, mapping, target.mapping().fingerprint());
+          }
+          connection.commit();
+          return true;
+        } catch (SQLException e) {
+          connection.rollback();
+          if (SqlStates.isTransient(e)) {
+            throw e;
+          }
+          throw new ReplicationException(ReplicationException.Kind.POSTGRES, "Replication '" + logName + "'"
+              + " stopped: Postgres refused the copy of " + targets.size() + " mapping(s) in one transaction"
+              + " (" + SqlStates.describe(e) + "); nothing of it was committed and the tables keep their old"
+              + " rows. A foreign key must be DEFERRABLE INITIALLY DEFERRED, with parent mappings listed"
+              + " before child mappings. Fix it, then start again: the copy starts over.", e);
+        } catch (RuntimeException e) {
+          connection.rollback();
+          throw e;
+        }
+      });
+      progressOfRun.copyEnded();
+      if (!committed) {
+        return false;
+      }
+      progressOfRun.recopyCommitted(rowsByMapping, System.nanoTime() - started);
+      LOG.info("kv2pg[{}]: copied {} in one transaction", logName, rowsByMapping.entrySet().stream()
+          .map(entry -> "'" + entry.getKey() + "': " + entry.getValue() + " rows").toList());
+      return true;
+    } catch (PostgresSession.LimitReached e) {
+      throw new ReplicationException(ReplicationException.Kind.POSTGRES, "Replication '" + logName + "'"
+          + " stopped: the copy of " + targets.size() + " mapping(s) in one transaction, which replaces rows"
+          + " already in their tables, failed again and again with " + e.getMessage() + ": "
+          + SqlStates.advice(e.last()) + ". Then start the replication again: the copy starts over.", e);
+    }
+  }
+
+  /** Returns whether no target before {@code index} writes {@code table}. */
+  private static boolean firstWriting(List<Target> targets, int index, String table) {
+    for (int i = 0; i < index; i++) {
+      if (table.equals(targets.get(i).writer().knownTable())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Writes one target's rows inside the open transaction, each chunk under a savepoint so that a
+   * refused row can be named.
+   *
+   * @param empty whether the table is known to hold no row of the mapping
+   * @return the rows written, or {@code null} if the replication is stopping
+   */
+  private Long copyInTransaction(java.sql.Connection connection, Target target, Snapshot snapshot, boolean empty,
+      Progress progressOfRun) throws SQLException {
+    MappingPlan mapping = target.mapping();
+    long sequence = snapshot.getSequenceNumber();
+    byte[] resumeAfter = target.start().resumeAfter();
+    progressOfRun.copyStarted(mapping.name(), target.start().rowsCopied(), estimateKeys(mapping));
+    long rows = 0;
+    byte[] lastCopied = resumeAfter;
+    boolean nothingAhead = empty;
+    try (Prefetcher scan = new Prefetcher("kv2pg-" + logName + "-copy-reader", chunkRows,
+        () -> new SnapshotScan(database, mapping.columnFamily(), snapshot, mapping.prefix(), resumeAfter),
+        entry -> new Change(target.route(), entry.key(), entry.value(), sequence))) {
+      while (true) {
+        if (stopping.getAsBoolean()) {
+          return null;
+        }
+        Prefetcher.Chunk chunk = scan.next();
+        List<Change> changes = chunk.changes();
+        java.sql.Savepoint savepoint = connection.setSavepoint();
+        try {
+          nothingAhead = target.writer().copy(connection, changes, lastCopied, nothingAhead);
+          connection.releaseSavepoint(savepoint);
+        } catch (SQLException e) {
+          if (SqlStates.isTransient(e)) {
+            throw e;
+          }
+          connection.rollback(savepoint);
+          ReplicationException refused = target.writer().findRefused(connection, changes, false);
+          if (refused != null) {
+            throw refused;
+          }
+          throw e;
+        }
+        rows += changes.size();
+        if (!changes.isEmpty()) {
+          lastCopied = changes.get(changes.size() - 1).key();
+        }
+        progressOfRun.copyWritten(changes.size());
+        if (chunk.done()) {
+          return rows;
+        }
+      }
+    }
+  }
+
+  /** Returns whether every target's copy is recorded complete at {@code sequence}: the commit happened. */
+  private boolean recopySaved(java.sql.Connection connection, List<Target> targets, long sequence)
+      throws SQLException {
+    Map<String, CopyProgress> saved = checkpoints.copyProgress(connection);
+    connection.commit();
+    for (Target target : targets) {
+      CopyProgress progress = saved.get(target.mapping().name());
+      if (progress == null || !progress.completed() || progress.snapshotSequence() != sequence) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Returns RocksDB's estimate of the keys in the mapping's tree, 0 if it has none. */
