@@ -254,6 +254,32 @@ class RecopyTest {
     }
   }
 
+  @Test
+  void aForgottenReplicationWhoseDeclaredTableHoldsRowsReplacesThem() throws Exception {
+    String url = TestPostgres.newDatabase();
+    try (TestStore store = TestStore.open(dir, "data")) {
+      ColumnFamilyHandle data = store.family("data");
+      for (int i = 0; i < 30; i++) {
+        store.db.put(data, utf8("a:" + i), utf8("one " + i));
+      }
+      try (RunningReplication running = replication(url, store, prefixed(data, "a:")).start()) {
+        Await.caughtUp(running, WAIT, "first copy");
+      }
+      TestPostgres.execute(url, "insert into t values ('stale', 'x', '\\x01'::bytea)");
+      assertThat(ReplicationRecords.of(url).forget(NAME)).isTrue();
+      store.db.delete(data, utf8("a:3"));
+      try (RunningReplication running = replication(url, store, prefixed(data, "a:")).start()) {
+        Await.caughtUp(running, WAIT, "copy after forget");
+      }
+      List<List<Object>> expected = new ArrayList<>();
+      for (byte[][] entry : store.entries("data", utf8("a:"))) {
+        expected.add(List.of(new String(entry[0], StandardCharsets.UTF_8).substring(2),
+            new String(entry[1], StandardCharsets.UTF_8)));
+      }
+      assertThat(TestPostgres.query(url, "select k, v from t order by kv_key")).isEqualTo(expected).hasSize(29);
+    }
+  }
+
   // ------------------------------------------------------------------ statement mappings
 
   static final String ITEMS = "create table if not exists items (key int primary key, value int not null)";

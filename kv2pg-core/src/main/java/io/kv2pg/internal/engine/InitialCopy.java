@@ -76,6 +76,15 @@ final class InitialCopy {
     progressOfRun.copyStarted(mapping.name(), start.rowsCopied(), estimateKeys(mapping));
     LOG.info("kv2pg[{}]: copying mapping '{}' from the snapshot at sequence {}{}", logName,
         mapping.name(), sequence, start.resumeAfter() == null ? "" : " (resuming)");
+    if (start.resumeAfter() == null && start.rowsCopied() == 0 && writer.knownTable() != null
+        && session.run((connection, retry) -> {
+          boolean holds = writer.holdsRows(connection);
+          connection.commit();
+          return holds;
+        })) {
+      progressOfRun.copyEnded();
+      throw new TableHoldsRows(mapping.name(), writer.knownTable());
+    }
     long rows = start.rowsCopied();
     byte[] lastCopied = start.resumeAfter();
     boolean nothingAhead = false; // known: the table holds no row of the mapping after lastCopied
@@ -107,6 +116,22 @@ final class InitialCopy {
           return true;
         }
       }
+    }
+  }
+
+  /**
+   * A first copy found its declared table holding rows (kv2pg has no record of them: a forgotten
+   * replication, rows written by hand): the run must mark the mapping and plan again, to replace
+   * the table in one transaction instead of merging into it.
+   */
+  static final class TableHoldsRows extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final String mapping;
+
+    TableHoldsRows(String mapping, String table) {
+      super("the table " + table + " of mapping '" + mapping + "' holds rows kv2pg has no record of copying",
+          null, false, false);
+      this.mapping = mapping;
     }
   }
 

@@ -171,6 +171,19 @@ public final class ReplicationEngine implements RunningReplication {
           reader.join();
           queue = new ChangeQueue(QUEUE_WEIGHT);
           newPipeline();
+        } catch (InitialCopy.TableHoldsRows e) {
+          LOG.info("kv2pg[{}]: {}; copying it again in one transaction that replaces them", name, e.getMessage());
+          session.run((connection, retry) -> {
+            checkpoints.markForRecopy(connection, List.of(e.mapping));
+            connection.commit();
+            return null;
+          });
+          StartupPlan.release(source, snapshot[0]);
+          snapshot[0] = null;
+          queue.abort();
+          reader.join();
+          queue = new ChangeQueue(QUEUE_WEIGHT);
+          newPipeline();
         }
       }
     } catch (PostgresSession.Abandoned e) {

@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
  * <p>A mapping is <em>re-copied</em> (cleared, then copied, together with every other copy of the
  * run, in one transaction) when its table holds rows the copy must replace: its record's
  * fingerprint differs from the mapping (changed, left out of a run, reset: {@link
- * CheckpointStore#markForRecopy}), a gap is re-copied, or kv2pg has no record of it but its
- * declared table holds rows. A statement mapping kv2pg has no record of is assumed to write an
+ * CheckpointStore#markForRecopy}), or a gap is re-copied. A declared table kv2pg has no record
+ * of is probed when its copy starts ({@link InitialCopy.TableHoldsRows}), and planned again as a
+ * re-copy if it holds rows; a statement mapping kv2pg has no record of is assumed to write an
  * empty table. Every mapping of the run that writes the same declared table as a re-copied one is
  * re-copied too, since the table is cleared whole.
  */
@@ -108,7 +109,7 @@ final class StartupPlan {
    * Reads the checkpoint and plans the run; takes a snapshot when something must be copied.
    *
    * @param writers the mappings' writers, by position
-   * @param gap the gap to re-copy, or {@code null}: then every mapping is re-copied
+   * @param gap the gap this run re-copies every mapping for, or {@code null}
    * @throws ReplicationException if the store is behind the checkpoint (restored or replaced), or
    *     a statement mapping must be re-copied and has no clear statement
    */
@@ -144,9 +145,6 @@ final class StartupPlan {
             reason = "it changed since it was copied (tree, prefix, table or statements)";
           } else if (progress != null && applied.isEmpty()) {
             reason = "its replication was reset";
-          } else if (progress == null && writers.get(i).holdsRows(connection)) {
-            reason = "kv2pg has no record of copying it, and its table " + writers.get(i).knownTable()
-                + " holds rows";
           }
           if (reason != null) {
             LOG.info("kv2pg[{}]: mapping '{}' is copied again, replacing the rows of its table: {}", name,
