@@ -50,7 +50,7 @@ public final class Replication {
     this.trees = List.copyOf(builder.trees);
     this.settings = new ReplicationEngine.Settings(builder.copyChunkRows, builder.stallAfter,
         builder.meterRegistry == null ? Telemetry.Factory.NONE : MicrometerTelemetry.factory(builder.meterRegistry),
-        builder.onDataError);
+        builder.onDataError, builder.onGap);
   }
 
   /** Starts describing a replication. */
@@ -136,6 +136,7 @@ public final class Replication {
     private Duration stallAfter = ReplicationEngine.Settings.DEFAULT_STALL_AFTER;
     private MeterRegistry meterRegistry;
     private OnDataError onDataError = OnDataError.FAIL;
+    private OnGap onGap = OnGap.FAIL;
 
     private Builder() {}
 
@@ -224,7 +225,7 @@ public final class Replication {
      * {@code replication=<name>}: {@code kv2pg.lag} (seconds), {@code kv2pg.lag.sequences}, {@code
      * kv2pg.rows.applied} (tagged {@code mapping}, {@code op=upsert|delete}), {@code kv2pg.commits},
      * {@code kv2pg.commit.duration}, {@code kv2pg.retries} (tagged {@code sqlstate.class}), {@code
-     * kv2pg.copy.rows} (tagged {@code mapping}), {@code kv2pg.dead.letters}, {@code
+     * kv2pg.copy.rows} (tagged {@code mapping}), {@code kv2pg.dead.letters}, {@code kv2pg.gaps.recopied}, {@code
      * kv2pg.queue.bytes}, {@code kv2pg.state} (tagged {@code state}, 1 for the current one) and
      * {@code kv2pg.stalled}. They are registered at start and removed when the replication is
      * stopped; docs/OPERATIONS.md says what each means.
@@ -240,6 +241,19 @@ public final class Replication {
      */
     public Builder onDataError(OnDataError onDataError) {
       this.onDataError = Objects.requireNonNull(onDataError, "onDataError must not be null");
+      return this;
+    }
+
+    /**
+     * Sets what a gap in the store's write-ahead log does (default {@link OnGap#FAIL}): fail with
+     * a {@link SequenceGapException}, or {@linkplain OnGap#RECOPY copy every mapping again} from a
+     * new snapshot and stream on.
+     *
+     * @param onGap the policy; must not be {@code null}
+     * @throws NullPointerException if {@code onGap} is {@code null}
+     */
+    public Builder onGap(OnGap onGap) {
+      this.onGap = Objects.requireNonNull(onGap, "onGap must not be null");
       return this;
     }
 

@@ -12,8 +12,8 @@ import javax.sql.DataSource;
 
 /**
  * What a PostgreSQL database records about kv2pg's replications: read every replication's
- * checkpoint, failure and copy progress, and forget a replication (or one of its mappings) so
- * that its next start copies again. The supported way to reach kv2pg's own tables; their layout
+ * checkpoint, failure and copy progress, and reset (or forget) a replication or one of its
+ * mappings so that its next start copies again. The supported way to reach kv2pg's own tables; their layout
  * is kv2pg's to change.
  *
  * <pre>{@code
@@ -21,8 +21,8 @@ import javax.sql.DataSource;
  * for (ReplicationRecord record : records.list()) {
  *   System.out.println(record.name() + " " + record.appliedSequence() + " " + record.failure());
  * }
- * records.forget("orders");             // the next start of "orders" copies every mapping again
- * records.forget("orders", "orders-cf"); // the next start copies only that mapping again
+ * records.reset("orders");              // the next start of "orders" copies every mapping again
+ * records.reset("orders", "orders-cf");  // the next start copies only that mapping again
  * }</pre>
  *
  * <p>A database kv2pg never ran against (without kv2pg's tables) records nothing: {@link #list()}
@@ -131,8 +131,9 @@ public final class ReplicationRecords {
   /**
    * Forgets a replication: deletes its checkpoint and every mapping's copy progress, so that its
    * next start copies every mapping again from a new store snapshot and then streams from there.
-   * The mapped tables are left as they are: the copy upserts into them, so rows whose keys left
-   * the store stay until you delete them (or drop or truncate the tables before the next start).
+   * The mapped tables are left as they are. The next start replaces the rows of a declared table
+   * that holds rows in one transaction, as after {@link #reset(String)}; but since the records are
+   * gone, it assumes statement mappings write empty tables: prefer {@link #reset(String)}.
    *
    * <p>Refuses while a runner holds the replication's lock; the check and the deletion are one
    * transaction that holds that lock, so no runner starts in between.
@@ -152,7 +153,9 @@ public final class ReplicationRecords {
    * Forgets one mapping's copy progress, so that the next start of the replication copies that
    * mapping again (after bringing the other, complete tables up to the copy's snapshot, as for a
    * mapping added to an existing replication) while the others go on streaming. The mapping's
-   * table is left as it is: the copy upserts into it.
+   * table is left as it is; a declared table that holds rows is replaced in one transaction at the
+   * next start, a statement mapping's table is assumed empty: prefer {@link #reset(String,
+   * String)}.
    *
    * <p>Refuses while a runner holds the replication's lock, as {@link #forget(String)} does.
    *
@@ -167,6 +170,66 @@ public final class ReplicationRecords {
     Objects.requireNonNull(name, "name must not be null");
     Objects.requireNonNull(mapping, "mapping must not be null");
     return forget(name, mapping, "forget mapping '" + mapping + "' of replication '" + name + "'");
+  }
+
+  /**
+   * Resets a replication so that its next start copies every mapping again from a new store
+   * snapshot and streams from there, replacing the rows of the mapped tables in one transaction:
+   * readers see the old rows until the new copy is complete, and rows whose keys left the store
+   * are removed. Use it after a {@link SequenceGapException}, after restoring the store from a
+   * backup, or to rebuild the tables. Forgets the checkpoint (the applied sequence and the last
+   * failure) and marks every mapping's copy as to be made again; the records stay, so that kv2pg
+   * knows the tables hold rows (statement mappings then need {@link
+   * TreeMapping.Builder#clear(String)}). The tables are not touched now.
+   *
+   * <p>Refuses while a runner holds the replication's lock; the check and the reset are one
+   * transaction that holds that lock, so no runner starts in between.
+   *
+   * @param name the replication's name; must not be {@code null}
+   * @return whether the database recorded the replication (and it is now reset); {@code false}
+   *     if it has no record, and nothing was done
+   * @throws NullPointerException if {@code name} is {@code null}
+   * @throws IllegalStateException if the replication is running; nothing is reset
+   * @throws ReplicationException if Postgres cannot be reached or written
+   */
+  public boolean reset(String name) {
+    Objects.requireNonNull(name, "name must not be null");
+    return reset(name, null, "reset replication '" + name + "'");
+  }
+
+  /**
+   * Resets one mapping's copy, so that the next start of the replication copies that mapping again
+   * while the others stream on: first the other tables are brought up to the copy's snapshot, then
+   * the mapping's table is cleared and filled in one transaction (readers see its old rows until
+   * then; rows whose keys left the store are removed). Refuses while the replication runs, as
+   * {@link #reset(String)} does.
+   *
+   * @param name the replication's name; must not be {@code null}
+   * @param mapping the mapping's name ({@link TreeMapping#name()}); must not be {@code null}
+   * @return whether the mapping had a copy record (now reset); {@code false} if it has none (it
+   *     was never copied, so its next start copies it anyway), and nothing was done
+   * @throws NullPointerException if {@code name} or {@code mapping} is {@code null}
+   * @throws IllegalStateException if the replication is running; nothing is reset
+   * @throws ReplicationException if Postgres cannot be reached or written
+   */
+  public boolean reset(String name, String mapping) {
+    Objects.requireNonNull(name, "name must not be null");
+    Objects.requireNonNull(mapping, "mapping must not be null");
+    return reset(name, mapping, "reset mapping '" + mapping + "' of replication '" + name + "'");
+  }
+
+  private boolean reset(String name, String mapping, String what) {
+    CheckpointStore.Forgotten reset;
+    try (Connection connection = postgres.open()) {
+      reset = new CheckpointStore(name).reset(connection, mapping);
+    } catch (SQLException e) {
+      throw failed(what, e);
+    }
+    if (reset == CheckpointStore.Forgotten.RUNNING) {
+      throw new IllegalStateException("Cannot " + what + ": it is running against " + postgres.describe()
+          + " (a process or RunningReplication holds its lock). Stop it first; nothing was reset.");
+    }
+    return reset == CheckpointStore.Forgotten.DELETED;
   }
 
   private boolean forget(String name, String mapping, String what) {

@@ -37,6 +37,8 @@ import java.util.Optional;
  * @param stalled whether the replication is behind and has committed nothing for longer than
  *     {@link Replication.Builder#stallAfter(java.time.Duration)}; {@link #waitingFor()} usually
  *     says why
+ * @param gapsRecopied gaps in the write-ahead log that this run re-copied every mapping for
+ *     ({@link OnGap#RECOPY}); the database counts them over all runs
  */
 public record ReplicationStatus(
     String name,
@@ -52,7 +54,8 @@ public record ReplicationStatus(
     long commits,
     long retries,
     long deadLetters,
-    boolean stalled) {
+    boolean stalled,
+    long gapsRecopied) {
 
   public ReplicationStatus {
     Objects.requireNonNull(name, "name");

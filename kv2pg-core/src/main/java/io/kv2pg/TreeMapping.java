@@ -42,7 +42,7 @@ public final class TreeMapping {
             builder.createCommands)
         : new StatementMappingPlan(name, treeName, columnFamily, prefix, builder.createCommands,
             builder.insert, builder.insertParameters, builder.remove, builder.removeParameters,
-            builder.removeRange, builder.removeRangeParameters);
+            builder.removeRange, builder.removeRangeParameters, builder.clear);
   }
 
   /**
@@ -104,6 +104,7 @@ public final class TreeMapping {
     private RemoveParameters removeParameters;
     private PreparedSql removeRange;
     private RemoveRangeParameters removeRangeParameters;
+    private String clear;
     private String schema;
     private String table;
     private final List<TableDefinition.Column> keyColumns = new ArrayList<>();
@@ -179,6 +180,24 @@ public final class TreeMapping {
       this.removeRange = parse("removeRange", checkSql("removeRange", sql));
       this.removeRangeParameters =
           Objects.requireNonNull(parameters, "removeRange parameters must not be null");
+      return this;
+    }
+
+    /**
+     * Sets the statement that removes every row this mapping wrote, such as {@code delete from
+     * orders} (no parameters; it may hold several statements). kv2pg runs it when it copies the
+     * mapping into a table that already holds its rows (the mapping changed, came back after being
+     * left out, was {@linkplain ReplicationRecords#reset(String, String) reset}, or a write-ahead
+     * log gap is {@linkplain OnGap#RECOPY re-copied}), in the same transaction as the new copy, so
+     * readers see the old rows until the new ones are complete and no row whose key left the
+     * store remains. Optional for statement mappings: without it, such a re-copy fails with a
+     * {@link ReplicationException.Kind#CONFIGURATION} error. Declared tables need none: kv2pg
+     * clears them itself. Not part of what makes a mapping "changed": adding it copies nothing.
+     *
+     * @param sql the statement; must not be {@code null} or blank
+     */
+    public Builder clear(String sql) {
+      this.clear = checkSql("clear", sql);
       return this;
     }
 
@@ -281,9 +300,9 @@ public final class TreeMapping {
      */
     public TreeMapping build() {
       if (table != null) {
-        if (insert != null || remove != null || removeRange != null) {
-          throw new IllegalStateException("a declared table takes no insert, remove or removeRange"
-              + " statements: kv2pg generates them; use either table(...) or the statements");
+        if (insert != null || remove != null || removeRange != null || clear != null) {
+          throw new IllegalStateException("a declared table takes no insert, remove, removeRange or"
+              + " clear statements: kv2pg generates them; use either table(...) or the statements");
         }
         if (columnNames.contains(rawKeyColumn)) {
           throw new IllegalStateException("rawKeyColumn '" + rawKeyColumn + "' is also declared as a"

@@ -68,6 +68,11 @@ public final class TestStore implements AutoCloseable {
     return new TestStore(dir, 3600, families);
   }
 
+  /** Opens (creating if needed) a store that keeps WAL files for {@code walTtlSeconds}. */
+  public static TestStore openWithWalTtl(Path dir, long walTtlSeconds, String... families) throws RocksDBException {
+    return new TestStore(dir, walTtlSeconds, families);
+  }
+
   /** Opens a store that deletes obsolete WAL files at once. */
   public static TestStore openWithoutWalRetention(Path dir, String... families) throws RocksDBException {
     return new TestStore(dir, 0, families);

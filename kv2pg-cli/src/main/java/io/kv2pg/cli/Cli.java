@@ -13,6 +13,10 @@ final class Cli {
   final PrintWriter out;
   final PrintWriter err;
   final Function<String, String> env;
+  /** The standard input, read for a confirmation on a terminal. */
+  final java.io.BufferedReader in;
+  /** Whether someone sits at a terminal who can answer a question (even one without escape codes). */
+  final boolean interactive;
   /** Whether standard output is a terminal that understands escape codes (live progress, colours). */
   final boolean terminal;
   /** Ctrl-C and SIGTERM: installed by {@link Main#main}, none when run inside another program. */
@@ -21,8 +25,10 @@ final class Cli {
   final String command;
   volatile boolean verbose;
 
-  Cli(PrintWriter out, PrintWriter err, Function<String, String> env, boolean terminal, Interrupts interrupts,
-      String command) {
+  Cli(java.io.BufferedReader in, PrintWriter out, PrintWriter err, Function<String, String> env,
+      boolean interactive, boolean terminal, Interrupts interrupts, String command) {
+    this.interactive = interactive;
+    this.in = in;
     this.out = out;
     this.err = err;
     this.env = env;

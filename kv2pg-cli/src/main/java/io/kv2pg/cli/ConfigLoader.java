@@ -3,6 +3,7 @@ package io.kv2pg.cli;
 import io.kv2pg.ColumnDecoder;
 import io.kv2pg.Decoders;
 import io.kv2pg.OnDataError;
+import io.kv2pg.OnGap;
 import io.kv2pg.Replication;
 import io.kv2pg.internal.postgres.PostgresConnector;
 import java.io.IOException;
@@ -115,7 +116,8 @@ final class ConfigLoader {
     if (root == null) {
       throw ConfigException.at(file, 1, null, "the file is empty; see docs/CONFIG.md for the format");
     }
-    Fields top = fields(root, "", Set.of("name", "rocksdb", "postgres", "tables", "on-data-error"));
+    Fields top = fields(root, "", Set.of("name", "on-gap", "on-data-error", "rocksdb", "postgres",
+        "tables"));
     String name = attempt(() -> {
       Node nameNode = top.required("name");
       String value = string(nameNode, "name");
@@ -176,10 +178,11 @@ final class ConfigLoader {
     }
     OnDataError onDataError = !top.has("on-data-error") ? OnDataError.FAIL
         : attempt(() -> choice(top.get("on-data-error"), "on-data-error", OnDataError.values()));
+    OnGap onGap = !top.has("on-gap") ? OnGap.FAIL : attempt(() -> choice(top.get("on-gap"), "on-gap", OnGap.values()));
     if (!problems.isEmpty()) {
       throw ConfigException.of(file, problems);
     }
-    return new ReplicationConfig(file, name, store, line(pathNode), secondary,
+    return new ReplicationConfig(file, name, onGap, store, line(pathNode), secondary,
         new ReplicationConfig.PostgresConfig(url, password[0], line(urlNode)), tables, onDataError);
   }
 

@@ -58,9 +58,16 @@ public final class Main {
 
   static int run(String[] args, PrintStream out, PrintStream err, Function<String, String> env,
       boolean terminal, Interrupts interrupts) {
+    return run(args, System.in, out, err, env, terminal, interrupts);
+  }
+
+  /** As {@link #run(String[], PrintStream, PrintStream, Function, boolean)}, reading {@code in} for confirmations. */
+  static int run(String[] args, java.io.InputStream in, PrintStream out, PrintStream err, Function<String, String> env,
+      boolean terminal, Interrupts interrupts) {
     PrintWriter outWriter = new PrintWriter(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8), true);
     PrintWriter errWriter = new PrintWriter(new java.io.OutputStreamWriter(err, StandardCharsets.UTF_8), true);
-    Cli cli = new Cli(outWriter, errWriter, env, terminal && !dumbTerminal(env), interrupts, commandName(env));
+    Cli cli = new Cli(new java.io.BufferedReader(new java.io.InputStreamReader(in, StandardCharsets.UTF_8)),
+        outWriter, errWriter, env, terminal, terminal && !dumbTerminal(env), interrupts, commandName(env));
     CommandLine commandLine = commandLine(cli);
     commandLine.setOut(outWriter);
     commandLine.setErr(errWriter);

@@ -1,6 +1,7 @@
 package io.kv2pg.cli;
 
 import io.kv2pg.OnDataError;
+import io.kv2pg.OnGap;
 import io.kv2pg.TreeMapping;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,6 +15,7 @@ import org.rocksdb.ColumnFamilyHandle;
  *
  * @param file the config file, for messages
  * @param name the replication's name
+ * @param onGap what a gap in the store's write-ahead log does ({@code on-gap})
  * @param store the RocksDB folder
  * @param storeLine the line of {@code rocksdb.path}
  * @param secondaryPath where {@code verify} keeps its secondary instance's files; {@code null} for
@@ -22,7 +24,7 @@ import org.rocksdb.ColumnFamilyHandle;
  * @param tables the declared tables, in order
  * @param onDataError what to do with a change its data makes impossible to apply ({@code on-data-error})
  */
-record ReplicationConfig(Path file, String name, Path store, int storeLine, Path secondaryPath,
+record ReplicationConfig(Path file, String name, OnGap onGap, Path store, int storeLine, Path secondaryPath,
     PostgresConfig postgres, List<TableConfig> tables, OnDataError onDataError) {
 
   ReplicationConfig {
@@ -46,7 +48,7 @@ record ReplicationConfig(Path file, String name, Path store, int storeLine, Path
 
   /** Returns a copy with another Postgres server. */
   ReplicationConfig withPostgres(PostgresConfig postgres) {
-    return new ReplicationConfig(file, name, store, storeLine, secondaryPath, postgres, tables, onDataError);
+    return new ReplicationConfig(file, name, onGap, store, storeLine, secondaryPath, postgres, tables, onDataError);
   }
 
   /**
@@ -54,6 +56,13 @@ record ReplicationConfig(Path file, String name, Path store, int storeLine, Path
    *
    * @throws ConfigException if a table names a column family the store does not have
    */
+  /** Returns the mappings' names, in order, as {@link TreeMapping#name()} gives them. */
+  List<String> mappingNames() {
+    return tables.stream().map(table -> table.name() != null ? table.name()
+        : table.prefix().length == 0 ? table.columnFamily()
+        : table.columnFamily() + "/" + java.util.HexFormat.of().formatHex(table.prefix())).toList();
+  }
+
   List<TreeMapping> mappings(Map<String, ColumnFamilyHandle> families) {
     List<TreeMapping> mappings = new ArrayList<>();
     for (int i = 0; i < tables.size(); i++) {

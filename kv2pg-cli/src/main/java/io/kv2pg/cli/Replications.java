@@ -29,7 +29,8 @@ final class Replications {
         .postgres(target.dataSource("kv2pg-" + config.name()))
         .source(store.db)
         .name(config.name())
-        .onDataError(config.onDataError());
+        .onDataError(config.onDataError())
+        .onGap(config.onGap());
     if (metrics != null) {
       builder.meterRegistry(metrics.registry());
     }

@@ -41,6 +41,7 @@ class ConfigDocTest {
 
     ReplicationConfig parsed = ConfigLoader.load(config, env::get);
     assertThat(parsed.name()).isEqualTo("shop");
+    assertThat(parsed.onGap()).isEqualTo(io.kv2pg.OnGap.RECOPY);
     assertThat(parsed.tables()).extracting(TableConfig::table).containsExactly("shop.customers", "shop.orders",
         "shop.order_lines", "shop.clicks", "shop.binary_events");
 

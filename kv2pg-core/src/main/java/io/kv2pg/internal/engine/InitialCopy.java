@@ -13,8 +13,12 @@ import io.kv2pg.internal.table.TableWriter;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.function.BooleanSupplier;
@@ -74,6 +78,15 @@ final class InitialCopy {
     progressOfRun.copyStarted(mapping.name(), start.rowsCopied(), estimateKeys(mapping));
     LOG.info("kv2pg[{}]: copying mapping '{}' from the snapshot at sequence {}{}", logName,
         mapping.name(), sequence, start.resumeAfter() == null ? "" : " (resuming)");
+    if (start.resumeAfter() == null && start.rowsCopied() == 0 && writer.knownTable() != null
+        && session.run((connection, retry) -> {
+          boolean holds = writer.holdsRows(connection);
+          connection.commit();
+          return holds;
+        })) {
+      progressOfRun.copyEnded();
+      throw new TableHoldsRows(mapping.name(), writer.knownTable());
+    }
     long rows = start.rowsCopied();
     byte[] lastCopied = start.resumeAfter();
     boolean nothingAhead = false; // known: the table holds no row of the mapping after lastCopied
@@ -106,6 +119,218 @@ final class InitialCopy {
         }
       }
     }
+  }
+
+  /**
+   * A first copy found its declared table holding rows (kv2pg has no record of them: a forgotten
+   * replication, rows written by hand): the run must mark the mapping and plan again, to replace
+   * the table in one transaction instead of merging into it.
+   */
+  static final class TableHoldsRows extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final String mapping;
+
+    TableHoldsRows(String mapping, String table) {
+      super("the table " + table + " of mapping '" + mapping + "' holds rows kv2pg has no record of copying",
+          null, false, false);
+      this.mapping = mapping;
+    }
+  }
+
+  /** One mapping of a re-copy: what it reads and writes, where it starts, and whether it is cleared first. */
+  record Target(MappingPlan mapping, Route route, TableWriter writer, CopyProgress start, boolean cleared) {}
+
+  /**
+   * Copies every target in one transaction: clears the tables of the targets marked so (in reverse
+   * order, children before parents), copies each target from the snapshot in chunks (in order,
+   * parents first), records each copy as complete, and commits. Readers see the old tables until
+   * the commit; deferred foreign keys are checked at it. Memory stays bounded by the chunks: the
+   * rows are streamed to Postgres, which holds the transaction. A transient error starts the whole
+   * transaction over; a stop rolls it back, and the next start copies again from the beginning.
+   *
+   * @return whether the copy committed; {@code false} if the replication is stopping
+   */
+  boolean recopy(PostgresSession session, List<Target> targets, Snapshot snapshot, Progress progressOfRun)
+      throws SQLException, PostgresSession.Abandoned {
+    long sequence = snapshot.getSequenceNumber();
+    LOG.info("kv2pg[{}]: copying {} mapping(s) ({}) from the snapshot at sequence {} in one transaction,"
+        + " replacing the rows of {}", logName, targets.size(),
+        String.join(", ", targets.stream().map(target -> target.mapping().name()).toList()), sequence,
+        String.join(", ", targets.stream().filter(Target::cleared).map(target -> target.mapping().name()).toList()));
+    long started = System.nanoTime();
+    Map<String, Long> rowsByMapping = new LinkedHashMap<>();
+    try {
+      boolean committed = session.run((connection, retry) -> {
+        rowsByMapping.clear();
+        if (retry && recopySaved(connection, targets, sequence)) {
+          return true;
+        }
+        try {
+          for (int i = targets.size() - 1; i >= 0; i--) {
+            Target target = targets.get(i);
+            if (target.cleared() && (target.writer().knownTable() == null
+                || firstWriting(targets, i, target.writer().knownTable()))) {
+              target.writer().clear(connection);
+            }
+          }
+          Set<String> written = new HashSet<>();
+          for (Target target : targets) {
+            // A cleared table is empty until its first mapping writes it: COPY straight in.
+            boolean empty = target.cleared() && (target.writer().knownTable() == null
+                || written.add(target.writer().knownTable()));
+            Long rows = copyInTransaction(connection, target, snapshot, empty, progressOfRun);
+            if (rows == null) {
+              connection.rollback();
+              deadLetters.rolledBack();
+              LOG.info("kv2pg[{}]: the copy in one transaction was interrupted by stop and rolled back;"
+                  + " the tables keep their old rows, and the next start copies again", logName);
+              return false;
+            }
+            rowsByMapping.put(target.mapping().name(), rows);
+          }
+          for (Target target : targets) {
+            String mapping = target.mapping().name();
+            checkpoints.saveCopyProgress(connection, mapping, new CopyProgress(sequence, null,
+                target.start().rowsCopied() + rowsByMapping.get(mapping), true));
+            checkpoints.saveFingerprint(connection, mapping, target.mapping().fingerprint());
+          }
+          connection.commit();
+          deadLetters.committed();
+          return true;
+        } catch (SQLException e) {
+          connection.rollback();
+          deadLetters.rolledBack();
+          if (SqlStates.isTransient(e)) {
+            throw e;
+          }
+          throw new ReplicationException(ReplicationException.Kind.POSTGRES, "Replication '" + logName + "'"
+              + " stopped: Postgres refused the copy of " + targets.size() + " mapping(s) in one transaction"
+              + " (" + SqlStates.describe(e) + "); nothing of it was committed and the tables keep their old"
+              + " rows. A foreign key must be DEFERRABLE INITIALLY DEFERRED, with parent mappings listed"
+              + " before child mappings. Fix it, then start again: the copy starts over.", e);
+        } catch (RuntimeException e) {
+          connection.rollback();
+          deadLetters.rolledBack();
+          throw e;
+        }
+      });
+      progressOfRun.copyEnded();
+      if (!committed) {
+        return false;
+      }
+      progressOfRun.recopyCommitted(rowsByMapping, System.nanoTime() - started);
+      LOG.info("kv2pg[{}]: copied {} in one transaction", logName, rowsByMapping.entrySet().stream()
+          .map(entry -> "'" + entry.getKey() + "': " + entry.getValue() + " rows").toList());
+      return true;
+    } catch (PostgresSession.LimitReached e) {
+      throw new ReplicationException(ReplicationException.Kind.POSTGRES, "Replication '" + logName + "'"
+          + " stopped: the copy of " + targets.size() + " mapping(s) in one transaction, which replaces rows"
+          + " already in their tables, failed again and again with " + e.getMessage() + ": "
+          + SqlStates.advice(e.last()) + ". Then start the replication again: the copy starts over.", e);
+    }
+  }
+
+  /** Returns whether no target before {@code index} writes {@code table}. */
+  private static boolean firstWriting(List<Target> targets, int index, String table) {
+    for (int i = 0; i < index; i++) {
+      if (table.equals(targets.get(i).writer().knownTable())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Writes one target's rows inside the open transaction, each chunk under a savepoint so that a
+   * refused row can be named.
+   *
+   * @param empty whether the table is known to hold no row of the mapping
+   * @return the rows written, or {@code null} if the replication is stopping
+   */
+  private Long copyInTransaction(java.sql.Connection connection, Target target, Snapshot snapshot, boolean empty,
+      Progress progressOfRun) throws SQLException {
+    MappingPlan mapping = target.mapping();
+    long sequence = snapshot.getSequenceNumber();
+    byte[] resumeAfter = target.start().resumeAfter();
+    progressOfRun.copyStarted(mapping.name(), target.start().rowsCopied(), estimateKeys(mapping));
+    long rows = 0;
+    byte[] lastCopied = resumeAfter;
+    boolean nothingAhead = empty;
+    try (Prefetcher scan = new Prefetcher("kv2pg-" + logName + "-copy-reader", chunkRows,
+        () -> new SnapshotScan(database, mapping.columnFamily(), snapshot, mapping.prefix(), resumeAfter),
+        entry -> new Change(target.route(), entry.key(), entry.value(), sequence))) {
+      while (true) {
+        if (stopping.getAsBoolean()) {
+          return null;
+        }
+        Prefetcher.Chunk chunk = scan.next();
+        List<Change> changes = new ArrayList<>(chunk.changes());
+        changes.removeIf(deadLetters::isSetAside);
+        nothingAhead = writeChunk(connection, target, changes, lastCopied, nothingAhead, sequence);
+        rows += changes.size();
+        if (!changes.isEmpty()) {
+          lastCopied = changes.get(changes.size() - 1).key();
+        }
+        progressOfRun.copyWritten(changes.size());
+        if (chunk.done()) {
+          return rows;
+        }
+      }
+    }
+  }
+
+  /**
+   * Writes one chunk of a copy in one transaction under a savepoint; with dead letters on, a row
+   * the mapping cannot read or Postgres refuses is set aside and the chunk written without it.
+   *
+   * @return whether the table holds no row of the mapping after the chunk
+   */
+  private boolean writeChunk(java.sql.Connection connection, Target target, List<Change> changes, byte[] lastCopied,
+      boolean nothingAhead, long sequence) throws SQLException {
+    while (true) {
+      java.sql.Savepoint savepoint = connection.setSavepoint();
+      try {
+        boolean stillNothingAhead = target.writer().copy(connection, changes, lastCopied, nothingAhead);
+        deadLetters.writeIn(connection, target.route(), changes, sequence);
+        connection.releaseSavepoint(savepoint);
+        return stillNothingAhead;
+      } catch (SQLException e) {
+        if (SqlStates.isTransient(e)) {
+          throw e;
+        }
+        connection.rollback(savepoint);
+        // The replay checks constraints at once; rolled back to its own savepoint, so that the
+        // rest of the transaction keeps them as declared.
+        java.sql.Savepoint probe = connection.setSavepoint();
+        ReplicationException refused = target.writer().findRefused(connection, changes, false);
+        connection.rollback(probe);
+        if (refused == null) {
+          throw e;
+        }
+        if (!setAside(changes, refused)) {
+          throw refused;
+        }
+      } catch (ReplicationException e) {
+        connection.rollback(savepoint);
+        if (!setAside(changes, e)) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** Returns whether every target's copy is recorded complete at {@code sequence}: the commit happened. */
+  private boolean recopySaved(java.sql.Connection connection, List<Target> targets, long sequence)
+      throws SQLException {
+    Map<String, CopyProgress> saved = checkpoints.copyProgress(connection);
+    connection.commit();
+    for (Target target : targets) {
+      CopyProgress progress = saved.get(target.mapping().name());
+      if (progress == null || !progress.completed() || progress.snapshotSequence() != sequence) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Returns RocksDB's estimate of the keys in the mapping's tree, 0 if it has none. */

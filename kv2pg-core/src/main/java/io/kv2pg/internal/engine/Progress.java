@@ -37,6 +37,7 @@ final class Progress {
   private long commits;
   private long retries;
   private long deadLetters;
+  private long gapsRecopied;
   private Instant lastCommit;
   /** When the run was made, by {@link System#nanoTime}: what it copies was found then. */
   private final long createdNanos = System.nanoTime();
@@ -104,6 +105,35 @@ final class Progress {
       moved();
     }
     telemetry.copied(mapping, rows, nanos);
+  }
+
+  /**
+   * Records rows of a re-copy written inside its one transaction: the copy moves, but nothing is
+   * committed (and counted) until {@link #recopyCommitted}.
+   */
+  synchronized void copyWritten(long rows) {
+    long copied = copy.rowsCopied() + rows;
+    copy = new CopyProgress(copy.mapping(), copied, Math.max(copied, copy.estimatedRows()));
+    moved();
+  }
+
+  /** Records that a re-copy's transaction committed, with the rows of each mapping it copied. */
+  void recopyCommitted(java.util.Map<String, Long> rowsByMapping, long nanos) {
+    synchronized (this) {
+      rowsApplied += rowsByMapping.values().stream().mapToLong(Long::longValue).sum();
+      commits++;
+      lastCommit = Instant.now();
+      moved();
+    }
+    rowsByMapping.forEach((mapping, rows) -> telemetry.copied(mapping, rows, nanos));
+  }
+
+  /** Records that a gap in the write-ahead log is re-copied. */
+  void gapRecopied() {
+    synchronized (this) {
+      gapsRecopied++;
+    }
+    telemetry.gapRecopied();
   }
 
   /** Records that the copy of the current mapping is complete. */
@@ -181,7 +211,7 @@ final class Progress {
           Optional.ofNullable(lastCommit), Optional.ofNullable(failure),
           ended ? Optional.empty() : waitingFor.get(), lag,
           Optional.ofNullable(state == ReplicationState.COPYING ? copy : null), commits, retries, deadLetters,
-          isStalled(sourceSequence, now));
+          isStalled(sourceSequence, now), gapsRecopied);
     }
   }
 

@@ -1,10 +1,12 @@
 package io.kv2pg.internal.engine;
 
 import io.kv2pg.OnDataError;
+import io.kv2pg.OnGap;
 import io.kv2pg.ReplicationException;
 import io.kv2pg.ReplicationState;
 import io.kv2pg.ReplicationStatus;
 import io.kv2pg.RunningReplication;
+import io.kv2pg.SequenceGapException;
 import io.kv2pg.internal.change.Route;
 import io.kv2pg.internal.postgres.CheckpointStore;
 import io.kv2pg.internal.postgres.CheckpointStore.CopyProgress;
@@ -60,15 +62,18 @@ public final class ReplicationEngine implements RunningReplication {
   private final int copyChunkRows;
   private final CheckpointStore checkpoints;
   private final PostgresSession session;
-  private final ChangeQueue queue = new ChangeQueue(QUEUE_WEIGHT);
+  /** The reader's hand-over; replaced, with the reader and the apply loop, after a re-copied gap. */
+  private volatile ChangeQueue queue = new ChangeQueue(QUEUE_WEIGHT);
   private final Progress progress;
   private final DeadLetterBook deadLetters;
   private final Telemetry.Factory telemetryFactory;
   /** Set by {@link #start()}, so that no gauge reads a half-constructed engine. */
   private volatile Telemetry telemetry = Telemetry.NONE;
   private final StopSignal stop = new StopSignal();
-  private final LogReader reader;
-  private final ApplyLoop applyLoop;
+  private final OnGap onGap;
+  private final Map<Route, TableWriter> writerByRoute = new HashMap<>();
+  private LogReader reader;
+  private ApplyLoop applyLoop;
   private final Thread writerThread;
   private final Thread watchThread;
 
@@ -79,9 +84,10 @@ public final class ReplicationEngine implements RunningReplication {
    * @param stallAfter how long the run may be behind without a commit before it counts as stalled
    * @param telemetry makes the run's metrics
    * @param onDataError what to do with a change that its data makes impossible to apply
+   * @param onGap what a gap in the write-ahead log does
    */
   public record Settings(int copyChunkRows, Duration stallAfter, Telemetry.Factory telemetry,
-      OnDataError onDataError) {
+      OnDataError onDataError, OnGap onGap) {
     /** Rows per initial-copy transaction unless a test asks for fewer. */
     public static final int DEFAULT_COPY_CHUNK_ROWS = InitialCopy.CHUNK_ROWS;
     public static final Duration DEFAULT_STALL_AFTER = Duration.ofSeconds(60);
@@ -94,7 +100,6 @@ public final class ReplicationEngine implements RunningReplication {
     this.mappings = List.copyOf(mappings);
     this.copyChunkRows = settings.copyChunkRows();
     this.routes = MappingPlan.routes(this.mappings);
-    Map<Route, TableWriter> writerByRoute = new HashMap<>();
     for (int i = 0; i < mappings.size(); i++) {
       writers.add(mappings.get(i).writer(i));
       writerByRoute.put(routes.get(i), writers.get(i));
@@ -103,15 +108,21 @@ public final class ReplicationEngine implements RunningReplication {
     this.progress = new Progress(name, settings.stallAfter());
     this.session = new PostgresSession(postgres, checkpoints, name, stop::isStopping, progress::retried);
     this.telemetryFactory = settings.telemetry();
+    this.onGap = settings.onGap();
     this.deadLetters = new DeadLetterBook(name, settings.onDataError() == OnDataError.DEAD_LETTER, checkpoints,
         progress);
-    this.reader = new LogReader(name, source, this.mappings, routes, queue, stop, progress);
-    this.applyLoop = new ApplyLoop(name, source, this.mappings, queue, session, checkpoints,
-        new ChangeApplier(checkpoints, writerByRoute, deadLetters), deadLetters, progress, stop);
+    newPipeline();
     this.writerThread = new Thread(this::runWriter, "kv2pg-" + name + "-writer");
     writerThread.setDaemon(true);
     this.watchThread = new Thread(this::runWatch, "kv2pg-" + name + "-watch");
     watchThread.setDaemon(true);
+  }
+
+  /** Makes the reader and the apply loop around the current queue. */
+  private void newPipeline() {
+    this.reader = new LogReader(name, source, this.mappings, routes, queue, stop, progress);
+    this.applyLoop = new ApplyLoop(name, source, this.mappings, queue, session, checkpoints,
+        new ChangeApplier(checkpoints, writerByRoute, deadLetters), deadLetters, progress, stop);
   }
 
   /** Starts the engine's threads; call once. */
@@ -119,7 +130,7 @@ public final class ReplicationEngine implements RunningReplication {
     LOG.info("kv2pg[{}]: starting: {} tree mapping(s) from {}", name, mappings.size(), source.describe());
     progress.seen(latestSequenceOr(0));
     telemetry = telemetryFactory.create(name, mappings.stream().map(MappingPlan::name).toList(), this::status,
-        queue::weight);
+        () -> queue.weight());
     progress.reportTo(telemetry);
     writerThread.start();
     watchThread.start();
@@ -139,7 +150,7 @@ public final class ReplicationEngine implements RunningReplication {
   }
 
   private void runWriter() {
-    Snapshot snapshot = null;
+    Snapshot[] snapshot = new Snapshot[1];
     try {
       reader.droppedFamilyCheck().check();
       StartupPlan.prepareTables(session, writers);
@@ -147,22 +158,44 @@ public final class ReplicationEngine implements RunningReplication {
         deadLetters.load(connection);
         return null;
       });
-      StartupPlan plan = StartupPlan.make(name, source, mappings, session, checkpoints);
-      snapshot = plan.snapshot;
-      reader.start(plan.appliedSequence, plan.copies);
-      progress.startAt(plan.appliedSequence);
-      boolean copied = copy(plan);
-      StartupPlan.release(source, snapshot);
-      snapshot = null;
-      if (!copied) {
-        return;
+      StartupPlan.Gap gap = null;
+      while (true) {
+        try {
+          run(gap, snapshot);
+          return;
+        } catch (SequenceGapException e) {
+          if (onGap != OnGap.RECOPY || stop.isStopping()) {
+            throw e;
+          }
+          gap = new StartupPlan.Gap(e.firstMissing(), e.lastMissing());
+          LOG.warn("kv2pg[{}]: sequence numbers {} to {} are missing from the write-ahead log of {} (purged,"
+              + " disableWAL or ingested files); onGap is RECOPY, so every mapping is copied again from a new"
+              + " snapshot, replacing the tables' rows in one transaction, and the stream goes on from there",
+              name, e.firstMissing(), e.lastMissing(), source.describe());
+          progress.gapRecopied();
+          // Not caught up until the re-copy commits: the new plan moves the checkpoint first.
+          progress.enter(ReplicationState.COPYING, ": every mapping, after the gap");
+          StartupPlan.release(source, snapshot[0]);
+          snapshot[0] = null;
+          queue.abort();
+          reader.join();
+          queue = new ChangeQueue(QUEUE_WEIGHT);
+          newPipeline();
+        } catch (InitialCopy.TableHoldsRows e) {
+          LOG.info("kv2pg[{}]: {}; copying it again in one transaction that replaces them", name, e.getMessage());
+          session.run((connection, retry) -> {
+            checkpoints.markForRecopy(connection, List.of(e.mapping));
+            connection.commit();
+            return null;
+          });
+          StartupPlan.release(source, snapshot[0]);
+          snapshot[0] = null;
+          queue.abort();
+          reader.join();
+          queue = new ChangeQueue(QUEUE_WEIGHT);
+          newPipeline();
+        }
       }
-      session.run((connection, retry) -> {
-        checkpoints.clearFailure(connection);
-        return null;
-      });
-      progress.enter(ReplicationState.STREAMING, " from sequence " + (progress.appliedSequence() + 1));
-      applyLoop.run(Long.MAX_VALUE);
     } catch (PostgresSession.Abandoned e) {
       LOG.warn("kv2pg[{}]: stopped while Postgres was unavailable ({}); what was not committed is"
           + " applied at the next start", name, e.getCause().getMessage());
@@ -181,12 +214,36 @@ public final class ReplicationEngine implements RunningReplication {
       fail(new ReplicationException(ReplicationException.Kind.INTERNAL, "Replication '" + name + "' stopped"
           + " on an unexpected error: " + t + ". Start it again to resume after the last commit.", t));
     } finally {
-      StartupPlan.release(source, snapshot);
+      StartupPlan.release(source, snapshot[0]);
       queue.abort();
       reader.join();
       session.close();
       progress.enter(ReplicationState.STOPPED, " at sequence " + progress.appliedSequence());
     }
+  }
+
+  /**
+   * Plans the run (re-copying every mapping after {@code gap}, when not {@code null}), copies,
+   * then streams until the stream ends. The snapshot it holds is in {@code snapshot[0]}.
+   */
+  private void run(StartupPlan.Gap gap, Snapshot[] snapshot)
+      throws SQLException, PostgresSession.Abandoned, InterruptedException {
+    StartupPlan plan = StartupPlan.make(name, source, mappings, writers, session, checkpoints, gap);
+    snapshot[0] = plan.snapshot;
+    reader.start(plan.appliedSequence, plan.skippedByStream());
+    progress.startAt(plan.appliedSequence);
+    boolean copied = copy(plan);
+    StartupPlan.release(source, snapshot[0]);
+    snapshot[0] = null;
+    if (!copied) {
+      return;
+    }
+    session.run((connection, retry) -> {
+      checkpoints.clearFailure(connection);
+      return null;
+    });
+    progress.enter(ReplicationState.STREAMING, " from sequence " + (progress.appliedSequence() + 1));
+    applyLoop.run(Long.MAX_VALUE);
   }
 
   /** Runs the plan's copies; returns {@code false} if a stop interrupted them. */
@@ -206,6 +263,15 @@ public final class ReplicationEngine implements RunningReplication {
     }
     InitialCopy copy = new InitialCopy(name, source.database(), checkpoints, stop::isStopping, copyChunkRows,
         deadLetters);
+    if (!plan.recopies.isEmpty()) {
+      List<InitialCopy.Target> targets = new ArrayList<>();
+      for (Map.Entry<Integer, CopyProgress> entry : new TreeMap<>(plan.copies).entrySet()) {
+        int index = entry.getKey();
+        targets.add(new InitialCopy.Target(mappings.get(index), routes.get(index), writers.get(index),
+            entry.getValue(), plan.recopies.contains(index)));
+      }
+      return copy.recopy(session, targets, plan.snapshot, progress);
+    }
     for (Map.Entry<Integer, CopyProgress> entry : new TreeMap<>(plan.copies).entrySet()) {
       int index = entry.getKey();
       if (!copy.copy(session, mappings.get(index), routes.get(index), writers.get(index), plan.snapshot, entry.getValue(),

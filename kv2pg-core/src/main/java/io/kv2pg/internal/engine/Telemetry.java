@@ -24,6 +24,9 @@ public interface Telemetry {
   /** A chunk of the initial copy of {@code mapping} committed {@code rows}, after {@code nanos}. */
   default void copied(String mapping, long rows, long nanos) {}
 
+  /** A gap in the write-ahead log is re-copied ({@code OnGap.RECOPY}). */
+  default void gapRecopied() {}
+
   /** Postgres failed an attempt with {@code error}, and the work is tried again. */
   default void retried(SQLException error) {}
 

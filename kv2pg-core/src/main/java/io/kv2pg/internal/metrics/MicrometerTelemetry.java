@@ -43,6 +43,7 @@ public final class MicrometerTelemetry implements Telemetry {
   private final ConcurrentHashMap<String, Counter> copyRows = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Counter> retries = new ConcurrentHashMap<>();
   private final Counter commits;
+  private final Counter gapsRecopied;
   private final Timer commitDuration;
   private final Counter deadLetters;
 
@@ -64,6 +65,8 @@ public final class MicrometerTelemetry implements Telemetry {
     commitDuration = keep(Timer.builder(PREFIX + "commit.duration").tags(tags)
         .description("How long a transaction's work took, from its first statement to its commit")
         .publishPercentiles(0.5, 0.9, 0.99).register(registry));
+    gapsRecopied = keep(Counter.builder(PREFIX + "gaps.recopied").tags(tags)
+        .description("Write-ahead log gaps for which every mapping was re-copied").register(registry));
     deadLetters = keep(Counter.builder(PREFIX + "dead.letters").tags(tags)
         .description("Changes set aside because of their data").register(registry));
     keep(TimeGauge.builder(PREFIX + "lag", status, TimeUnit.NANOSECONDS, s -> s.get().lag().toNanos())
@@ -132,6 +135,11 @@ public final class MicrometerTelemetry implements Telemetry {
         deletes[i].increment(rows.deletes(i));
       }
     }
+  }
+
+  @Override
+  public void gapRecopied() {
+    gapsRecopied.increment();
   }
 
   @Override

@@ -22,8 +22,11 @@ import java.util.OptionalLong;
  * kv2pg's own tables in schema {@code kv2pg}: {@code kv2pg.replication}, per replication, the last
  * applied sequence number (written in the same transaction as the rows it covers), the last
  * failure and the fencing epoch; {@code kv2pg.mapping_copy}, per tree mapping, the progress of its
- * initial copy; {@code kv2pg.dead_letter}, per mapping and key, a change set aside because of its
- * data (written and resolved in the transactions that apply the changes around it).
+ * initial copy and the fingerprint of what it copied (none: the mapping must be re-copied into a
+ * table that holds its rows). {@code kv2pg.replication} also counts the write-ahead log gaps the
+ * replication re-copied ({@code gaps_recopied}) and describes the last one ({@code last_gap}).
+ * {@code kv2pg.dead_letter}, per mapping and key, a change set aside because of its data (written
+ * and resolved in the transactions that apply the changes around it).
  *
  * <p>Every method works inside the caller's transaction and commits nothing, except where it
  * says so.
@@ -55,6 +58,8 @@ public final class CheckpointStore {
         "epoch" bigint not null default 0
       );
       alter table "kv2pg"."replication" add column if not exists "epoch" bigint not null default 0;
+      alter table "kv2pg"."replication" add column if not exists "gaps_recopied" bigint not null default 0;
+      alter table "kv2pg"."replication" add column if not exists "last_gap" text;
       create table if not exists "kv2pg"."mapping_copy" (
         "replication" text not null,
         "mapping" text not null,
@@ -98,7 +103,9 @@ public final class CheckpointStore {
             + " is not null and to_regclass('\"kv2pg\".\"mapping_copy\"') is not null"
             + " and to_regclass('\"kv2pg\".\"dead_letter\"') is not null"
             + " and exists (select 1 from pg_attribute where attrelid = to_regclass('\"kv2pg\".\"replication\"')"
-            + " and attname = 'epoch' and not attisdropped)")) {
+            + " and attname = 'epoch' and not attisdropped)"
+            + " and exists (select 1 from pg_attribute where attrelid = to_regclass('\"kv2pg\".\"replication\"')"
+            + " and attname = 'last_gap' and not attisdropped)")) {
       exists.next();
       if (exists.getBoolean(1)) {
         // Postgres checks the CREATE privilege before "if not exists": a role without it must
@@ -327,25 +334,62 @@ public final class CheckpointStore {
   }
 
   /**
-   * Forgets the copy progress of mappings this run does not have: the stream passes their writes
-   * by, so they must be copied again if they come back.
+   * Marks the copy records of mappings this run does not have to be copied again: the stream
+   * passes their writes by, so if they come back their tables hold rows that a re-copy must
+   * replace. The records are kept, so that kv2pg knows this of statement mappings too.
    */
-  public void forgetOtherMappings(Connection connection, java.util.Collection<String> mappings)
+  public void markOtherMappings(Connection connection, java.util.Collection<String> mappings)
       throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
-        "delete from \"kv2pg\".\"mapping_copy\" where \"replication\" = ? and \"mapping\" <> all(?)")) {
+        "update \"kv2pg\".\"mapping_copy\" set \"fingerprint\" = null, \"completed_at\" = null"
+            + " where \"replication\" = ? and \"mapping\" <> all(?) and (\"fingerprint\" is not null"
+            + " or \"completed_at\" is not null)")) {
       statement.setString(1, replication);
       statement.setArray(2, connection.createArrayOf("text", mappings.toArray()));
       statement.executeUpdate();
     }
   }
 
-  /** Forgets every mapping's copy progress, for a replication that starts from nothing. */
-  public void clearCopyProgress(Connection connection) throws SQLException {
+  /**
+   * Marks the copy records of {@code mappings} to be copied again into tables that hold their
+   * rows: the next start (or this one) clears them and copies in one transaction. A record marked
+   * so has no fingerprint and is not complete.
+   */
+  public void markForRecopy(Connection connection, java.util.Collection<String> mappings) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
-        "delete from \"kv2pg\".\"mapping_copy\" where \"replication\" = ?")) {
+        "update \"kv2pg\".\"mapping_copy\" set \"fingerprint\" = null, \"completed_at\" = null"
+            + " where \"replication\" = ? and \"mapping\" = any(?)")) {
       statement.setString(1, replication);
+      statement.setArray(2, connection.createArrayOf("text", mappings.toArray()));
       statement.executeUpdate();
+    }
+  }
+
+  /**
+   * Records, if this runner owns the checkpoint, that a gap in the write-ahead log is being
+   * re-copied: counts it and keeps its description.
+   */
+  public void recordGap(Connection connection, String description) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("""
+        update "kv2pg"."replication" set "gaps_recopied" = "gaps_recopied" + 1, "last_gap" = ?
+        where "name" = ? and "epoch" = ?""")) {
+      statement.setString(1, description);
+      statement.setString(2, replication);
+      statement.setLong(3, epoch);
+      if (statement.executeUpdate() == 0) {
+        throw fenced(currentEpoch(connection));
+      }
+    }
+  }
+
+  /** Returns how many gaps this replication re-copied, over all its runs; 0 without a row. */
+  public long gapsRecopied(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "select \"gaps_recopied\" from \"kv2pg\".\"replication\" where \"name\" = ?")) {
+      statement.setString(1, replication);
+      try (ResultSet rows = statement.executeQuery()) {
+        return rows.next() ? rows.getLong(1) : 0;
+      }
     }
   }
 
@@ -525,6 +569,73 @@ public final class CheckpointStore {
     NOTHING,
     /** A runner holds the replication's lock: nothing was deleted. */
     RUNNING
+  }
+
+  /**
+   * Resets, and commits, the replication or one of its mappings, so that the next start copies
+   * again into tables that hold rows: with {@code mapping} {@code null}, forgets the applied
+   * sequence (keeping the row and its epoch) and marks every mapping's copy record for a re-copy
+   * ({@link #markForRecopy}); otherwise marks only that mapping's record. Refuses while a runner
+   * holds the replication's lock, and holds that lock while it writes, as {@link #forget} does.
+   *
+   * @return {@link Forgotten#DELETED} if something was reset, {@link Forgotten#NOTHING} if nothing
+   *     matched, {@link Forgotten#RUNNING} if a runner holds the lock
+   */
+  public Forgotten reset(Connection connection, String mapping) throws SQLException {
+    try {
+      if (!tablesExist(connection)) {
+        connection.commit();
+        return Forgotten.NOTHING;
+      }
+      if (!tryTransactionLock(connection)) {
+        connection.rollback();
+        return Forgotten.RUNNING;
+      }
+      int updated;
+      try (PreparedStatement statement = connection.prepareStatement(
+          "update \"kv2pg\".\"mapping_copy\" set \"fingerprint\" = null, \"completed_at\" = null"
+              + " where \"replication\" = ?" + (mapping == null ? "" : " and \"mapping\" = ?"))) {
+        statement.setString(1, replication);
+        if (mapping != null) {
+          statement.setString(2, mapping);
+        }
+        updated = statement.executeUpdate();
+      }
+      if (mapping == null) {
+        try (PreparedStatement statement = connection.prepareStatement(
+            "update \"kv2pg\".\"replication\" set \"applied_sequence\" = null, \"committed_at\" = null,"
+                + " \"failure\" = null, \"failed_at\" = null where \"name\" = ?")) {
+          statement.setString(1, replication);
+          updated += statement.executeUpdate();
+        }
+      }
+      connection.commit();
+      return updated > 0 ? Forgotten.DELETED : Forgotten.NOTHING;
+    } catch (SQLException | RuntimeException e) {
+      connection.rollback();
+      throw e;
+    }
+  }
+
+  private static boolean tablesExist(Connection connection) throws SQLException {
+    try (Statement statement = connection.createStatement();
+        ResultSet exists = statement.executeQuery("select to_regclass('\"kv2pg\".\"replication\"') is not null"
+            + " and to_regclass('\"kv2pg\".\"mapping_copy\"') is not null")) {
+      exists.next();
+      return exists.getBoolean(1);
+    }
+  }
+
+  private boolean tryTransactionLock(Connection connection) throws SQLException {
+    try (PreparedStatement statement =
+        connection.prepareStatement("select pg_try_advisory_xact_lock(?, hashtext(?))")) {
+      statement.setInt(1, LOCK_CLASS);
+      statement.setString(2, replication);
+      try (ResultSet rows = statement.executeQuery()) {
+        rows.next();
+        return rows.getBoolean(1);
+      }
+    }
   }
 
   /**

@@ -182,9 +182,11 @@ public final class WalTailer implements AutoCloseable {
         "Sequence numbers " + first + " to " + last + " of " + source.describe()
             + " are missing from the write-ahead log (" + detail + "). Their writes were purged"
             + " before kv2pg read them, made with disableWAL, or came from ingested files, so"
-            + " kv2pg cannot know which rows they changed. Re-copy the affected trees (drop the"
-            + " replication's checkpoint and tables, then start again) and keep WAL files long"
-            + " enough (DBOptions.setWalTtlSeconds) for kv2pg to read them.",
+            + " kv2pg cannot know which rows they changed. Re-copy every mapping: stop the"
+            + " replication, run 'kv2pg reset --config FILE' (or call ReplicationRecords.reset(name)),"
+            + " and start again; or let the replication do it with Replication.Builder.onGap(OnGap.RECOPY)"
+            + " ('on-gap: recopy' in YAML). Keep WAL files long enough (DBOptions.setWalTtlSeconds) for"
+            + " kv2pg to read them.",
         first, last);
   }
 

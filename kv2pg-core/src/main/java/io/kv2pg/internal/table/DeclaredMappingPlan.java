@@ -25,8 +25,16 @@ public final class DeclaredMappingPlan extends MappingPlan {
     return new DeclaredTableWriter(name(), treeName(), definition, prefix(), index, createCommands);
   }
 
+  /** The table's DDL and how each column is decoded: a changed decoder changes the mapping. */
   @Override
   String target() {
-    return definition.createSql();
+    StringBuilder target = new StringBuilder(definition.createSql());
+    for (TableDefinition.Column column : definition.keyColumns()) {
+      target.append('\n').append(column.name()).append(": ").append(column.decoder().describe());
+    }
+    for (TableDefinition.Column column : definition.valueColumns()) {
+      target.append('\n').append(column.name()).append(": ").append(column.decoder().describe());
+    }
+    return target.toString();
   }
 }

@@ -94,6 +94,27 @@ public final class DeclaredTableWriter implements TableWriter {
   }
 
   @Override
+  public String knownTable() {
+    return table.qualifiedName();
+  }
+
+  @Override
+  public boolean holdsRows(Connection connection) throws SQLException {
+    try (Statement statement = connection.createStatement();
+        ResultSet rows = statement.executeQuery("select exists (select 1 from " + table.qualifiedName() + ")")) {
+      rows.next();
+      return rows.getBoolean(1);
+    }
+  }
+
+  @Override
+  public void clear(Connection connection) throws SQLException {
+    try (Statement statement = connection.createStatement()) {
+      statement.executeUpdate("delete from " + table.qualifiedName());
+    }
+  }
+
+  @Override
   public void prepare(Connection connection) throws SQLException {
     new TableSchema(table, mappingName).createOrCheck(connection);
     try (Statement statement = connection.createStatement()) {

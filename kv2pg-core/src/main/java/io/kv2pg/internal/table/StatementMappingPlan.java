@@ -15,13 +15,15 @@ public final class StatementMappingPlan extends MappingPlan {
   /**
    * @param removeRange the range delete, or {@code null} when the mapping has none
    * @param removeRangeParameters its parameters, {@code null} exactly when {@code removeRange} is
+   * @param clear the statement that removes the mapping's rows before a re-copy, or {@code null}
    */
   public StatementMappingPlan(String name, String treeName, ColumnFamilyHandle columnFamily, byte[] prefix,
       List<String> createCommands, PreparedSql insert, InsertParameters insertParameters, PreparedSql remove,
-      RemoveParameters removeParameters, PreparedSql removeRange, RemoveRangeParameters removeRangeParameters) {
+      RemoveParameters removeParameters, PreparedSql removeRange, RemoveRangeParameters removeRangeParameters,
+      String clear) {
     super(name, treeName, columnFamily, prefix);
     this.writer = new StatementTableWriter(name, treeName, createCommands, insert, insertParameters, remove,
-        removeParameters, removeRange, removeRangeParameters);
+        removeParameters, removeRange, removeRangeParameters, clear);
     this.target = insert.original() + "\n" + remove.original();
   }
 

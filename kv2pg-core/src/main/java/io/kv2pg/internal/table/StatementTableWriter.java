@@ -28,16 +28,20 @@ public final class StatementTableWriter implements TableWriter {
   private final RemoveParameters removeParameters;
   private final PreparedSql removeRange;
   private final RemoveRangeParameters removeRangeParameters;
+  /** The user's statement that removes the mapping's rows, or {@code null}. */
+  private final String clear;
 
   /**
    * Creates a writer.
    *
    * @param removeRange the range remove statement, or {@code null} when the mapping has none
+   * @param clear the statement that removes every row of the mapping, or {@code null}
    */
   public StatementTableWriter(String mappingName, String treeName, List<String> createCommands,
       PreparedSql insert, InsertParameters insertParameters, PreparedSql remove,
       RemoveParameters removeParameters, PreparedSql removeRange,
-      RemoveRangeParameters removeRangeParameters) {
+      RemoveRangeParameters removeRangeParameters, String clear) {
+    this.clear = clear;
     this.mappingName = mappingName;
     this.treeName = treeName;
     this.createCommands = List.copyOf(createCommands);
@@ -57,6 +61,21 @@ public final class StatementTableWriter implements TableWriter {
   @Override
   public String treeName() {
     return treeName;
+  }
+
+  @Override
+  public boolean canClear() {
+    return clear != null;
+  }
+
+  @Override
+  public void clear(Connection connection) throws SQLException {
+    if (clear == null) {
+      throw new IllegalStateException("mapping '" + mappingName + "' has no clear statement");
+    }
+    try (Statement statement = connection.createStatement()) {
+      statement.execute(clear);
+    }
   }
 
   /** Runs the mapping's create commands. */

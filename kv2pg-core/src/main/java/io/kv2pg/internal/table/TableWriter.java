@@ -28,6 +28,36 @@ public interface TableWriter {
    */
   void prepare(Connection connection) throws SQLException;
 
+  /**
+   * Returns the table this writer alone knows it writes ({@code "schema"."table"}, quoted), for a
+   * declared table; {@code null} for statement mappings, whose tables kv2pg does not know.
+   */
+  default String knownTable() {
+    return null;
+  }
+
+  /**
+   * Returns whether the mapping's table holds any row: asked of a declared table that kv2pg has no
+   * record of having copied. Statement mappings answer {@code false}: kv2pg does not know their
+   * tables, and assumes a mapping it never copied writes into an empty one.
+   */
+  default boolean holdsRows(Connection connection) throws SQLException {
+    return false;
+  }
+
+  /** Returns whether {@link #clear} can remove the mapping's rows before a re-copy. */
+  default boolean canClear() {
+    return true;
+  }
+
+  /**
+   * Removes every row of the mapping's table (declared: the whole table; statements: the user's
+   * clear statement), inside the caller's transaction, before a re-copy.
+   *
+   * @throws IllegalStateException if {@link #canClear()} is {@code false}
+   */
+  void clear(Connection connection) throws SQLException;
+
   /** Writes each change's key and value (upsert); the keys are distinct. */
   void upsert(Connection connection, Collection<Change> changes) throws SQLException;
 
