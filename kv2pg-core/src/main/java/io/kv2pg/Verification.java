@@ -180,8 +180,9 @@ public final class Verification {
       catchUp(source);
     }
     List<Route> routes = MappingPlan.routes(plans);
-    // A secondary instance cannot take snapshots; its reads show the state of its last catch-up,
-    // which stays fixed during the run: a repair's catch-up does not move an open iterator.
+    // A secondary instance cannot take snapshots; its reads show the state of its last catch-up.
+    // A repair catches up again before each chunk; should an open scan see a value written since,
+    // its key is in the log up to that catch-up, so the chunk leaves it alone.
     Snapshot snapshot = followPrimary ? null : source.database().getSnapshot();
     try {
       long storeSequence = snapshot != null ? snapshot.getSequenceNumber()
