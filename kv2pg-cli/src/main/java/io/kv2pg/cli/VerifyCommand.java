@@ -1,5 +1,6 @@
 package io.kv2pg.cli;
 
+import io.kv2pg.RepairReport;
 import io.kv2pg.Replication;
 import io.kv2pg.ReplicationRecord;
 import io.kv2pg.Verification;
@@ -10,7 +11,10 @@ import java.util.Locale;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code kv2pg verify --config FILE}: compare every declared table with the store. */
+/**
+ * {@code kv2pg verify --config FILE [--repair]}: compare every declared table with the store, and
+ * with {@code --repair} fix the rows that differ and compare again.
+ */
 @Command(name = "verify", mixinStandardHelpOptions = true,
     header = "Compare every table with the store (works while the application runs).",
     description = {
@@ -19,9 +23,12 @@ import picocli.CommandLine.Option;
         "While the replication runs, the keys written after its last commit are left out (not applied yet).",
         "When it does not run and is behind the store, the tables it has not brought up to date are",
         "reported BEHIND, with exit code 1: run sync first, or give --allow-behind.",
+        "With --repair, the rows found missing, extra or different are fixed (only those), then the",
+        "tables are compared again; the exit code says how that second comparison ended.",
         "",
-        "Exit codes: 0 every table equals the store, 1 differences found (a report follows), a table is",
-        "behind, or the check failed, 2 usage or configuration error, 130/143 ended by Ctrl-C/SIGTERM."})
+        "Exit codes: 0 every table equals the store (after --repair: once repaired), 1 differences found",
+        "(a report follows), a table is behind, a repair was refused, or the check failed, 2 usage or",
+        "configuration error, 130/143 ended by Ctrl-C/SIGTERM."})
 final class VerifyCommand extends CliCommand {
   @Option(names = "--config", required = true, paramLabel = "FILE",
       description = "The replication's YAML file (docs/CONFIG.md).")
@@ -35,6 +42,12 @@ final class VerifyCommand extends CliCommand {
       + " store, compare what it has applied and leave out the keys written since, instead of exit code 1."})
   boolean allowBehind;
 
+  @Option(names = "--repair", description = {"After comparing, fix the rows that differ (insert the missing,"
+      + " delete the extra, rewrite the different), one transaction per 1,000 rows, without a re-copy; every"
+      + " other row is left as it is. Safe while the replication runs: keys written after its last commit are"
+      + " left alone (it applies them). Then compares again."})
+  boolean repair;
+
   @Override
   int execute() throws Exception {
     if (samples < 0) {
@@ -47,7 +60,28 @@ final class VerifyCommand extends CliCommand {
       Replication replication = Replications.build(replicationConfig, target, store);
       target.check();
       store.catchUp();
-      VerificationReport report = Verification.of(replication).withMaxSamples(samples).followingPrimary().run();
+      Verification verification;
+      try {
+        verification = Verification.of(replication).withMaxSamples(samples).followingPrimary();
+      } catch (IllegalArgumentException e) { // no declared table
+        throw new CliException(Main.USAGE, e.getMessage(), e);
+      }
+      VerificationReport report;
+      if (repair) {
+        RepairReport repaired;
+        try {
+          repaired = verification.repair();
+        } catch (IllegalStateException e) { // no checkpoint, a copy not complete or begun meanwhile
+          throw new CliException(Main.FOUND, e.getMessage(), e);
+        }
+        cli.out.print(format(repaired.before(), false));
+        cli.out.print(repaired.formatRepairs());
+        cli.out.printf(Locale.ROOT, "verify: repaired %,d %s of replication '%s'; compared again:%n",
+            repaired.repaired(), repaired.repaired() == 1 ? "row" : "rows", replication.name());
+        report = repaired.after();
+      } else {
+        report = verification.run();
+      }
       // Read after the comparison: a replication that ran during it may have been behind the snapshot.
       boolean running = target.records().read(replication.name()).map(ReplicationRecord::running).orElse(false);
       long behind = running ? 0 : Math.max(0, report.storeSequence() - report.appliedSequence().orElse(0));

@@ -237,6 +237,26 @@ public final class CheckpointStore {
   }
 
   /**
+   * Returns the applied sequence number, like {@link #appliedSequence}, and holds a share lock on
+   * the checkpoint row until the caller's transaction ends: a runner's next commit (which updates
+   * the row) waits until then, and under READ COMMITTED a commit in progress is waited for and
+   * its checkpoint returned. For a repair that must not race the replication's commits.
+   */
+  public OptionalLong lockAppliedSequence(Connection connection) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "select \"applied_sequence\" from \"kv2pg\".\"replication\" where \"name\" = ? for share")) {
+      statement.setString(1, replication);
+      try (ResultSet rows = statement.executeQuery()) {
+        if (!rows.next()) {
+          return OptionalLong.empty();
+        }
+        long applied = rows.getLong(1);
+        return rows.wasNull() ? OptionalLong.empty() : OptionalLong.of(applied);
+      }
+    }
+  }
+
+  /**
    * Records the applied sequence number and clears any recorded failure, if this runner still
    * owns the checkpoint.
    *

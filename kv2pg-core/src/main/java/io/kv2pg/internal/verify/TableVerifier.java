@@ -39,6 +39,34 @@ public final class TableVerifier {
   private static final HexFormat HEX = HexFormat.of();
   private static final int FETCH_SIZE = 5_000;
 
+  /**
+   * Where the comparison hands each difference it counts, in key order, for a repair. A row whose
+   * entry cannot be decoded is counted as different but not handed on (no row can be written for
+   * it); nor is a key left out as changed since the checkpoint.
+   */
+  public interface Differences {
+    /** Hands nothing on: a comparison only. */
+    Differences NONE = new Differences() {
+      @Override
+      public void missing(Change entry) {}
+
+      @Override
+      public void different(Change entry) {}
+
+      @Override
+      public void extra(byte[] key) {}
+    };
+
+    /** The store holds {@code entry}, the table has no row for its key. */
+    void missing(Change entry) throws SQLException;
+
+    /** The table's row for the entry's key differs from the decoded entry. */
+    void different(Change entry) throws SQLException;
+
+    /** The table has a row for {@code key}, the store has no entry. */
+    void extra(byte[] key) throws SQLException;
+  }
+
   /** What the comparison counted. */
   public record Counts(long storeRows, long tableRows, long missing, long extra, long different,
       long inFlight, List<String> samples) {}
@@ -68,6 +96,17 @@ public final class TableVerifier {
    */
   public Counts compare(Connection connection, Iterator<Change> store, Predicate<byte[]> changedSince)
       throws SQLException {
+    return compare(connection, store, changedSince, Differences.NONE);
+  }
+
+  /**
+   * Compares, and hands each difference to {@code differences} as it is found.
+   *
+   * @param store the mapping's entries as changes (upserts), in key order
+   * @param changedSince keys to leave out: changed after the checkpoint
+   */
+  public Counts compare(Connection connection, Iterator<Change> store, Predicate<byte[]> changedSince,
+      Differences differences) throws SQLException {
     TableDefinition table = writer.table();
     List<String> types = table.columnTypes();
     List<String> names = table.columnNames();
@@ -108,11 +147,13 @@ public final class TableVerifier {
           } else if (order < 0) {
             missing++;
             sample("key " + HEX.formatHex(key) + ": in the store, missing from the table");
+            differences.missing(entry);
           } else if (order > 0) {
             extra++;
             sample("key " + HEX.formatHex(key) + ": in the table, not in the store");
-          } else {
-            compareRow(formatter, entry, rows, names, types);
+            differences.extra(key);
+          } else if (!compareRow(formatter, entry, rows, names, types)) {
+            differences.different(entry);
           }
           if (order <= 0) {
             entry = store.hasNext() ? store.next() : null;
@@ -126,7 +167,8 @@ public final class TableVerifier {
     return new Counts(storeRows, tableRows, missing, extra, different, inFlight, samples);
   }
 
-  private void compareRow(RowFormatter formatter, Change entry, ResultSet rows, List<String> names,
+  /** Returns whether the row equals the entry, or the entry cannot be decoded (counted, not repairable). */
+  private boolean compareRow(RowFormatter formatter, Change entry, ResultSet rows, List<String> names,
       List<String> types) throws SQLException {
     String[] expected;
     try {
@@ -134,7 +176,7 @@ public final class TableVerifier {
     } catch (ReplicationException e) {
       different++;
       sample("key " + HEX.formatHex(entry.key()) + ": cannot be decoded: " + e.getMessage());
-      return;
+      return true;
     }
     List<String> columns = new ArrayList<>();
     for (int i = 0; i < names.size(); i++) {
@@ -146,7 +188,9 @@ public final class TableVerifier {
     if (!columns.isEmpty()) {
       different++;
       sample("key " + HEX.formatHex(entry.key()) + ": " + String.join("; ", columns));
+      return false;
     }
+    return true;
   }
 
   private static boolean same(String type, String expected, String actual) {
