@@ -141,6 +141,35 @@ class DeadLetterTest {
   }
 
   @Test
+  void badValuesAreSetAsideDuringAReCopyInOneTransaction() throws Exception {
+    String url = TestPostgres.newDatabase();
+    createTables(url);
+    try (TestStore store = TestStore.open(dir, "parents", "children")) {
+      ColumnFamilyHandle parents = store.family("parents");
+      ColumnFamilyHandle children = store.family("children");
+      for (long id = 1; id <= 20; id++) {
+        store.db.put(parents, key(id), longValue(1));
+        store.db.put(children, key(id), child(id, 1));
+      }
+      store.db.put(children, key(UNREADABLE), new byte[] {9});
+      try (RunningReplication running = replication(url, store, true, null).start()) {
+        Await.caughtUp(running, WAIT, "the lenient copy");
+      }
+      assertThat(children(url)).containsKey(UNREADABLE);
+      store.db.delete(children, key(5)); // A stale row the re-copy must remove.
+      try (RunningReplication running = replication(url, store, false, null, true).start()) {
+        Await.caughtUp(running, WAIT, "the strict re-copy");
+        assertThat(running.status().failure()).isEmpty();
+        assertThat(running.status().deadLetters()).isEqualTo(1);
+      }
+      assertThat(ReplicationRecords.of(url).deadLetters(NAME)).extracting(DeadLetter::keyHex)
+          .containsExactly(HexFormat.of().formatHex(key(UNREADABLE)));
+      // The re-copy cleared the table, so the unreadable key has no row, as the strict mapping reads the store.
+      assertThat(children(url)).isEqualTo(without(storeChildren(store), UNREADABLE));
+    }
+  }
+
+  @Test
   void retryingRefusesWhileRunningOrBehind() throws Exception {
     String url = TestPostgres.newDatabase();
     createTables(url);
@@ -182,6 +211,24 @@ class DeadLetterTest {
   /** The children's value is a parent id and a version (16 bytes); the lenient mapping reads a short one as version 0 of parent 1. */
   private static Replication replication(String url, TestStore store, boolean lenient,
       SimpleMeterRegistry registry) {
+    return replication(url, store, lenient, registry, false);
+  }
+
+  /** With {@code changed}, the children's statement differs (a re-copy) and says how to clear its rows. */
+  private static Replication replication(String url, TestStore store, boolean lenient,
+      SimpleMeterRegistry registry, boolean changed) {
+    TreeMapping.Builder children = TreeMapping.builder(store.family("children")).name("children")
+        .insert("insert into child (id, parent_id, version) values ($1, $2, $3)"
+                + " on conflict (id) do update set parent_id = excluded.parent_id, version = excluded.version"
+                + (changed ? " -- changed" : ""),
+            (key, value) -> {
+              long[] child = readChild(value, lenient);
+              return Params.of(ByteBuffer.wrap(key).getLong(), child[0], child[1]);
+            })
+        .remove("delete from child where id = $1", key -> Params.of(ByteBuffer.wrap(key).getLong()));
+    if (changed) {
+      children.clear("delete from child");
+    }
     Replication.Builder builder = Replication.builder().postgres(url).source(store.db).name(NAME)
         .onDataError(OnDataError.DEAD_LETTER)
         .tree(TreeMapping.builder(store.family("parents")).name("parents")
@@ -190,15 +237,7 @@ class DeadLetterTest {
                 (key, value) -> Params.of(ByteBuffer.wrap(key).getLong(), ByteBuffer.wrap(value).getLong()))
             .remove("delete from parent where id = $1", key -> Params.of(ByteBuffer.wrap(key).getLong()))
             .build())
-        .tree(TreeMapping.builder(store.family("children")).name("children")
-            .insert("insert into child (id, parent_id, version) values ($1, $2, $3)"
-                    + " on conflict (id) do update set parent_id = excluded.parent_id, version = excluded.version",
-                (key, value) -> {
-                  long[] child = readChild(value, lenient);
-                  return Params.of(ByteBuffer.wrap(key).getLong(), child[0], child[1]);
-                })
-            .remove("delete from child where id = $1", key -> Params.of(ByteBuffer.wrap(key).getLong()))
-            .build());
+        .tree(children.build());
     if (registry != null) {
       builder.meterRegistry(registry);
     }
