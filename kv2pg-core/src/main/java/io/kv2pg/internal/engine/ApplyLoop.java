@@ -53,7 +53,8 @@ final class ApplyLoop {
   private ChangeBatch pending;
 
   ApplyLoop(String name, WalSource source, List<MappingPlan> mappings, ChangeQueue queue, PostgresSession session,
-      CheckpointStore checkpoints, ChangeApplier applier, DeadLetterBook deadLetters, Progress progress, StopSignal stop) {
+      CheckpointStore checkpoints, ChangeApplier applier, DeadLetterBook deadLetters, Progress progress,
+      StopSignal stop) {
     this.name = name;
     this.source = source;
     this.mappings = mappings;
