@@ -96,8 +96,8 @@ public final class Verification {
    * @throws ReplicationException if Postgres or the store cannot be read
    */
   public VerificationReport run() {
-    WalSource source = new PrimaryWalSource(replication.database());
-    try (Connection connection = replication.postgres().open()) {
+    WalSource source = replication.openSource();
+    try (source; Connection connection = replication.postgres().open()) {
       connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
       try {
         return run(connection, source);
@@ -112,19 +112,23 @@ public final class Verification {
 
   private VerificationReport run(Connection connection, WalSource source) throws SQLException {
     OptionalLong applied = appliedSequence(connection);
-    if (followPrimary) {
+    if (followPrimary || !(source instanceof PrimaryWalSource)) {
       try {
-        source.database().tryCatchUpWithPrimary();
+        if (followPrimary) {
+          source.database().tryCatchUpWithPrimary();
+        } else {
+          source.refresh(); // A followed store: up to the checkpoint at least, before the snapshot.
+        }
       } catch (org.rocksdb.RocksDBException e) {
         throw new ReplicationException(ReplicationException.Kind.STORE, "Verification of replication '" + replication.name()
             + "' could not catch up with the store's primary: " + e.getMessage(), e);
       }
     }
-    List<MappingPlan> plans = replication.plans();
+    List<MappingPlan> plans = replication.plans(source);
     List<Route> routes = MappingPlan.routes(plans);
     // A secondary instance cannot take snapshots; its reads show the state of its last catch-up,
     // which stays fixed during the run since nothing here catches up again.
-    Snapshot snapshot = followPrimary ? null : source.database().getSnapshot();
+    Snapshot snapshot = followPrimary ? null : source.snapshot();
     try {
       long storeSequence = snapshot != null ? snapshot.getSequenceNumber()
           : source.database().getLatestSequenceNumber();
@@ -180,7 +184,7 @@ public final class Verification {
 
   /** Returns, per mapping position, the keys that writes in (from, to] touched. */
   private Map<Integer, Predicate<byte[]>> changedBetween(WalSource source, long from, long to) {
-    List<Route> routes = MappingPlan.routes(replication.plans());
+    List<Route> routes = MappingPlan.routes(replication.plans(source));
     ChangeRouter router = new ChangeRouter(routes, Map.of(), (family, key) -> new byte[0]);
     Map<Integer, Set<ByteBuffer>> keys = new HashMap<>();
     Map<Integer, List<Change>> ranges = new HashMap<>();

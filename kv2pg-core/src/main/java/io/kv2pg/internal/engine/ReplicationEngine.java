@@ -185,6 +185,7 @@ public final class ReplicationEngine implements RunningReplication {
       queue.abort();
       reader.join();
       session.close();
+      source.close();
       progress.enter(ReplicationState.STOPPED, " at sequence " + progress.appliedSequence());
     }
   }
@@ -238,7 +239,25 @@ public final class ReplicationEngine implements RunningReplication {
     if (timeout == null || timeout.isNegative()) {
       throw new IllegalArgumentException("timeout must not be null or negative");
     }
-    return progress.awaitCaughtUp(latestSequenceOr(Long.MAX_VALUE), timeout.toNanos());
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long target;
+    while ((target = caughtUpTargetOr(Long.MAX_VALUE)) < 0) {
+      // A followed store during the copy: the writes made before the call are known only after it.
+      if (progress.state() == ReplicationState.FAILED || progress.state() == ReplicationState.STOPPED
+          || deadline - System.nanoTime() <= 0) {
+        return false;
+      }
+      progress.awaitCaughtUp(Long.MAX_VALUE, Math.min(deadline - System.nanoTime(), 5_000_000L));
+    }
+    return progress.awaitCaughtUp(target, Math.max(0, deadline - System.nanoTime()));
+  }
+
+  private long caughtUpTargetOr(long fallback) {
+    try {
+      return source.writesSoFar();
+    } catch (ReplicationException closed) {
+      return fallback;
+    }
   }
 
   @Override

@@ -108,7 +108,7 @@ final class StartupPlan {
           return new StartupPlan(applied.getAsLong(), null, Map.of());
         }
         if (snapshot[0] == null) {
-          snapshot[0] = source.database().getSnapshot(); // Kept across retries.
+          snapshot[0] = source.snapshot(); // Kept across retries.
         }
         long snapshotSequence = snapshot[0].getSequenceNumber();
         try {
