@@ -17,7 +17,7 @@ import java.util.stream.Stream;
  * Debian's {@code rocksdb-tools} (C++ RocksDB 7.8: {@code db_bench}, {@code ldb}) as a primary that
  * no one here wrote. {@code .ci/run} installs the package, so the tests that use it always run.
  */
-final class DbBench {
+public final class DbBench {
   static final String DB_BENCH = "/usr/bin/db_bench";
   static final String LDB = "/usr/bin/ldb";
 
@@ -30,7 +30,7 @@ final class DbBench {
    * @param fresh a first run ({@code fillrandom,overwrite,deleterandom} on a new store), or a
    *     restart of the primary on the existing store ({@code overwrite,deleterandom})
    */
-  static Process start(Path storeDir, boolean fresh, int num, Path log) throws IOException {
+  public static Process start(Path storeDir, boolean fresh, int num, Path log) throws IOException {
     assertThat(Path.of(DB_BENCH)).as("rocksdb-tools is installed (.ci/run installs it)").isExecutable();
     List<String> command = List.of(DB_BENCH,
         "--benchmarks=" + (fresh ? "fillrandom,overwrite,deleterandom" : "overwrite,deleterandom"),
@@ -40,13 +40,13 @@ final class DbBench {
   }
 
   /** Waits for a run to end and asserts that it succeeded. */
-  static void awaitSuccess(Process run, Path log) throws Exception {
+  public static void awaitSuccess(Process run, Path log) throws Exception {
     assertThat(run.waitFor(300, TimeUnit.SECONDS)).as("db_bench ended").isTrue();
     assertThat(run.exitValue()).as("db_bench exit code; output: %s", tail(log)).isZero();
   }
 
   /** Whether the store's folder holds an OPTIONS file yet (db_bench writes it when it opens the store). */
-  static boolean hasOptionsFile(Path storeDir) {
+  public static boolean hasOptionsFile(Path storeDir) {
     if (!Files.isDirectory(storeDir)) {
       return false;
     }
@@ -58,7 +58,7 @@ final class DbBench {
   }
 
   /** Every entry of the store's default column family as {@code keyhex|valuehex} (lower case), sorted, read by {@code ldb scan --hex}. */
-  static List<String> scan(Path storeDir) throws Exception {
+  public static List<String> scan(Path storeDir) throws Exception {
     Process ldb = new ProcessBuilder(LDB, "--db=" + storeDir, "scan", "--hex").redirectErrorStream(true).start();
     String output = new String(ldb.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(ldb.waitFor(120, TimeUnit.SECONDS)).isTrue();

@@ -49,6 +49,11 @@ record ReplicationConfig(Path file, String name, Path store, int storeLine, Path
     return new ReplicationConfig(file, name, store, storeLine, secondaryPath, postgres, tables, onDataError);
   }
 
+  /** Builds the tree mappings naming their column families, for a followed store. */
+  List<TreeMapping> mappingsByName() {
+    return tables.stream().map(TableConfig::mappingByName).toList();
+  }
+
   /**
    * Builds the tree mappings against an open store.
    *

@@ -14,7 +14,7 @@ import picocli.CommandLine.Spec;
         "Keeps PostgreSQL tables in step with a RocksDB store.",
         "",
         "Exit codes: 0 ok, 1 a difference or failure found, 2 usage or configuration error."},
-    subcommands = {DemoCommand.class, SyncCommand.class, VerifyCommand.class, StatusCommand.class,
+    subcommands = {DemoCommand.class, SyncCommand.class, FollowCommand.class, VerifyCommand.class, StatusCommand.class,
         DeadLettersCommand.class,
         picocli.CommandLine.HelpCommand.class},
     commandListHeading = "%nCommands:%n",
