@@ -13,11 +13,11 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /** Every file of a folder with its size and SHA-256, to show that nothing in a store changed. */
-final class StoreFiles {
+public final class StoreFiles {
   private StoreFiles() {}
 
   /** Returns "size sha256" by relative path, for every regular file under {@code folder}. */
-  static Map<String, String> fingerprint(Path folder) throws IOException {
+  public static Map<String, String> fingerprint(Path folder) throws IOException {
     Map<String, String> files = new TreeMap<>();
     List<Path> paths;
     try (Stream<Path> walk = Files.walk(folder)) {

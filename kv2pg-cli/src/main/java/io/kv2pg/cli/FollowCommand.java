@@ -42,6 +42,7 @@ final class FollowCommand extends CliCommand {
   int execute() throws Exception {
     ReplicationConfig replicationConfig = ConfigLoader.load(config, cli.env);
     PostgresTarget target = PostgresTarget.of(replicationConfig);
+    Store.checkReadOnly(replicationConfig);
     try (MetricsServer server = metrics.start(cli)) {
       Replication replication = Replications.buildFollowing(replicationConfig, target, server);
       target.check();

@@ -49,6 +49,22 @@ record ReplicationConfig(Path file, String name, Path store, int storeLine, Path
     return new ReplicationConfig(file, name, store, storeLine, secondaryPath, postgres, tables, onDataError);
   }
 
+  /**
+   * Checks that the store has every column family a table names.
+   *
+   * @throws ConfigException naming the table's line otherwise
+   */
+  void checkFamilies(java.util.Set<String> families) {
+    for (int i = 0; i < tables.size(); i++) {
+      TableConfig table = tables.get(i);
+      if (!families.contains(table.columnFamily())) {
+        throw ConfigException.at(file, table.columnFamilyLine(), "tables[" + i + "].column-family",
+            "the store at " + store + " has no column family '" + table.columnFamily() + "' (it has: "
+                + String.join(", ", families) + ")");
+      }
+    }
+  }
+
   /** Builds the tree mappings naming their column families, for a followed store. */
   List<TreeMapping> mappingsByName() {
     return tables.stream().map(TableConfig::mappingByName).toList();

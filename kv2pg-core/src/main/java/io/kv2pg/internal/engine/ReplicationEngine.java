@@ -67,6 +67,8 @@ public final class ReplicationEngine implements RunningReplication {
   /** Set by {@link #start()}, so that no gauge reads a half-constructed engine. */
   private volatile Telemetry telemetry = Telemetry.NONE;
   private final StopSignal stop = new StopSignal();
+  /** The last latest sequence read from the source, -1 before the first; racy updates only lose a newer value. */
+  private volatile long lastLatestSequence = -1;
   private final LogReader reader;
   private final ApplyLoop applyLoop;
   private final Thread writerThread;
@@ -330,12 +332,17 @@ public final class ReplicationEngine implements RunningReplication {
     stop();
   }
 
-  /** Returns the store's latest sequence, or {@code fallback} if the store was closed. */
+  /**
+   * Returns the store's latest sequence; once the store was closed (a followed store's secondary is
+   * closed when the run ends), the last one read, or {@code fallback} if none was.
+   */
   private long latestSequenceOr(long fallback) {
     try {
-      return source.latestSequence();
+      long latest = source.latestSequence();
+      lastLatestSequence = Math.max(lastLatestSequence, latest);
+      return latest;
     } catch (ReplicationException closed) {
-      return fallback;
+      return lastLatestSequence >= 0 ? Math.max(lastLatestSequence, progress.appliedSequence()) : fallback;
     }
   }
 
