@@ -45,13 +45,15 @@ public final class DbBench {
     assertThat(run.exitValue()).as("db_bench exit code; output: %s", tail(log)).isZero();
   }
 
-  /** Whether the store's folder holds an OPTIONS file yet (db_bench writes it when it opens the store). */
+  /** Whether the store's folder holds a complete OPTIONS file yet (db_bench writes it when it opens the store). */
   public static boolean hasOptionsFile(Path storeDir) {
     if (!Files.isDirectory(storeDir)) {
       return false;
     }
     try (Stream<Path> files = Files.list(storeDir)) {
-      return files.anyMatch(file -> file.getFileName().toString().startsWith("OPTIONS-"));
+      // RocksDB writes OPTIONS-n.dbtmp first, then renames it: only the renamed file counts.
+      return files.map(file -> file.getFileName().toString())
+          .anyMatch(name -> name.startsWith("OPTIONS-") && !name.endsWith(".dbtmp"));
     } catch (IOException e) {
       return false;
     }
