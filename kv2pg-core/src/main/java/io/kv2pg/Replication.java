@@ -7,17 +7,23 @@ import io.kv2pg.internal.metrics.MicrometerTelemetry;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.kv2pg.internal.postgres.PostgresConnector;
 import io.kv2pg.internal.rocksdb.PrimaryWalSource;
+import io.kv2pg.internal.rocksdb.SecondaryWalSource;
 import io.kv2pg.internal.rocksdb.WalRetention;
 import io.kv2pg.internal.rocksdb.WalSource;
 import io.kv2pg.internal.table.MappingPlan;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
+import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.RocksDB;
 
 /**
@@ -36,7 +42,12 @@ public final class Replication {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.\\-]{1,100}");
 
   private final String name;
+  /** The application's open database, or {@code null} when following a store. */
   private final RocksDB database;
+  /** The followed store's folder, or {@code null} with an application's database. */
+  private final Path storeDir;
+  /** The follower's own folder, or {@code null} for a temporary one. */
+  private final Path followerDir;
   private final PostgresConnector postgres;
   private final List<TreeMapping> trees;
   private final ReplicationEngine.Settings settings;
@@ -44,6 +55,8 @@ public final class Replication {
   private Replication(Builder builder) {
     this.name = builder.name;
     this.database = builder.database;
+    this.storeDir = builder.storeDir;
+    this.followerDir = builder.followerDir;
     this.postgres = builder.jdbcUrl != null
         ? PostgresConnector.forUrl(builder.jdbcUrl, "kv2pg-" + builder.name)
         : PostgresConnector.forDataSource(builder.dataSource);
@@ -63,8 +76,15 @@ public final class Replication {
     return name;
   }
 
-  RocksDB database() {
-    return database;
+  /**
+   * Returns where changes come from: the application's database, or a newly opened follower of the
+   * store, which the caller closes.
+   */
+  WalSource openSource() {
+    if (storeDir == null) {
+      return new PrimaryWalSource(database);
+    }
+    return SecondaryWalSource.open(storeDir, followerDir);
   }
 
   PostgresConnector postgres() {
@@ -85,12 +105,23 @@ public final class Replication {
    *     the replication is stopped could be lost; the message says which option to set
    */
   public RunningReplication start() {
-    WalRetention.check(database, name);
-    return start(new PrimaryWalSource(database));
+    if (storeDir != null) {
+      // Before anything is opened: a refusal leaves the store and Postgres untouched.
+      WalRetention.checkFolder(storeDir, name);
+    } else {
+      WalRetention.check(database, name);
+    }
+    WalSource source = openSource();
+    try {
+      return start(source);
+    } catch (RuntimeException | Error e) {
+      source.close();
+      throw e;
+    }
   }
 
   RunningReplication start(WalSource source) {
-    ReplicationEngine engine = new ReplicationEngine(name, source, postgres, plans(), settings);
+    ReplicationEngine engine = new ReplicationEngine(name, source, postgres, plans(source), settings);
     engine.start();
     return engine;
   }
@@ -109,12 +140,48 @@ public final class Replication {
    * @throws ReplicationException if Postgres cannot be reached
    */
   public DeadLetterRetry retryDeadLetters() {
-    return new DeadLetterRetrier(name, database, postgres, plans()).retry();
+    WalSource source = openSource();
+    try {
+      return new DeadLetterRetrier(name, source.database(), postgres, plans(source)).retry();
+    } finally {
+      source.close();
+    }
   }
 
-  /** Returns how the engine runs each mapping, in the replication's order. */
-  List<MappingPlan> plans() {
-    return trees.stream().map(TreeMapping::plan).toList();
+  /**
+   * Returns how the engine runs each mapping, in the replication's order, each reading its column
+   * family of {@code source}: the handle its builder was given, or the one found by its name.
+   *
+   * @throws ReplicationException if a named column family is not in the store
+   */
+  List<MappingPlan> plans(WalSource source) {
+    Map<String, ColumnFamilyHandle> families = new HashMap<>();
+    if (source instanceof SecondaryWalSource secondary) {
+      families.putAll(secondary.families());
+    } else {
+      families.put("default", database.getDefaultColumnFamily());
+      for (TreeMapping tree : trees) {
+        if (tree.columnFamily() != null) {
+          families.putIfAbsent(tree.treeName(), tree.columnFamily());
+        }
+      }
+    }
+    List<MappingPlan> plans = new ArrayList<>(trees.size());
+    for (TreeMapping tree : trees) {
+      ColumnFamilyHandle handle = tree.columnFamily() != null ? tree.columnFamily() : families.get(tree.treeName());
+      if (handle == null) {
+        throw new ReplicationException(ReplicationException.Kind.CONFIGURATION, "Mapping '" + tree.name()
+            + "' reads column family '" + tree.treeName() + "', which "
+            + (storeDir != null
+                ? "the store at " + storeDir + " does not have (it has " + new TreeSet<>(families.keySet()) + ")."
+                : "kv2pg cannot find: with source(RocksDB), a mapping that names its column family finds only"
+                    + " the default one and those whose handles other mappings of the replication hold."
+                    + " Build it with TreeMapping.builder(columnFamilyHandle)."),
+            null, tree.name(), tree.treeName(), null, -1);
+      }
+      plans.add(tree.plan(handle));
+    }
+    return plans;
   }
 
   @Override
@@ -129,6 +196,8 @@ public final class Replication {
   public static final class Builder {
     private String name = "default";
     private RocksDB database;
+    private Path storeDir;
+    private Path followerDir;
     private String jdbcUrl;
     private DataSource dataSource;
     private final List<TreeMapping> trees = new ArrayList<>();
@@ -173,12 +242,49 @@ public final class Replication {
      */
     public Builder source(RocksDB database) {
       Objects.requireNonNull(database, "source must not be null");
+      if (storeDir != null) {
+        throw new IllegalStateException("follow was already set: use either source(rocksDb) or follow(storeDir)");
+      }
       if (!database.isOwningHandle()) {
         throw new IllegalArgumentException("source is closed, or does not own its database (as"
             + " OptimisticTransactionDB.getBaseDB() does not): pass the open RocksDB, TransactionDB or"
             + " OptimisticTransactionDB itself");
       }
       this.database = database;
+      return this;
+    }
+
+    /**
+     * Follows the store in {@code storeDir}, which another process (in any language) owns and
+     * writes, instead of a database this application opened ({@link #source(RocksDB)}; exactly one
+     * of the two). At {@link #start()} kv2pg reads the store's newest {@code OPTIONS} file (its
+     * owner's options), checks that the owner keeps its WAL files ({@code WAL_ttl_seconds} or
+     * {@code WAL_size_limit_MB}), then opens the store as a read-only RocksDB secondary instance,
+     * with its own files in the {@linkplain #followerDir(Path) follower's folder}, and catches up
+     * with the owner before each read of the log. kv2pg never writes a file in {@code storeDir}.
+     * The owner may run, restart or be stopped meanwhile. Mappings name their column family:
+     * {@link TreeMapping#builder(String)}.
+     *
+     * @param storeDir the folder the store's owner opens; checked when the replication starts
+     */
+    public Builder follow(Path storeDir) {
+      Objects.requireNonNull(storeDir, "follow storeDir must not be null");
+      if (database != null) {
+        throw new IllegalStateException("source was already set: use either source(rocksDb) or follow(storeDir)");
+      }
+      this.storeDir = storeDir.toAbsolutePath().normalize();
+      return this;
+    }
+
+    /**
+     * Sets the folder for the follower's own files (RocksDB's info log of the secondary instance),
+     * created if missing; only with {@link #follow(Path)}. Default: a temporary folder that kv2pg
+     * creates at start and deletes when the replication stops. It must not be the store's folder
+     * nor lie inside it.
+     */
+    public Builder followerDir(Path followerDir) {
+      Objects.requireNonNull(followerDir, "followerDir must not be null");
+      this.followerDir = followerDir.toAbsolutePath().normalize();
       return this;
     }
 
@@ -269,21 +375,36 @@ public final class Replication {
     /**
      * Returns the replication.
      *
-     * @throws IllegalStateException if postgres, source or a tree is missing, or two mappings have
-     *     the same name
+     * @throws IllegalStateException if postgres, source (or follow) or a tree is missing, two
+     *     mappings have the same name, a followed store's mapping holds a handle, or followerDir is
+     *     set without follow or inside the store's folder
      */
     public Replication build() {
       if (jdbcUrl == null && dataSource == null) {
         throw new IllegalStateException("postgres is required: call postgres(jdbcUrl) or postgres(dataSource)");
       }
-      if (database == null) {
-        throw new IllegalStateException("source is required: call source(rocksDb)");
+      if (database == null && storeDir == null) {
+        throw new IllegalStateException("source is required: call source(rocksDb) or follow(storeDir)");
+      }
+      if (followerDir != null) {
+        if (storeDir == null) {
+          throw new IllegalStateException("followerDir needs follow(storeDir)");
+        }
+        if (followerDir.startsWith(storeDir)) {
+          throw new IllegalStateException("followerDir " + followerDir + " must not be the followed store's folder"
+              + " nor lie inside it: kv2pg never writes in " + storeDir);
+        }
       }
       if (trees.isEmpty()) {
         throw new IllegalStateException("at least one tree is required: call tree(mapping)");
       }
       Set<String> names = new HashSet<>();
       for (TreeMapping tree : trees) {
+        if (storeDir != null && tree.columnFamily() != null) {
+          throw new IllegalStateException("tree mapping '" + tree.name() + "' holds a column family handle, but a"
+              + " followed store's mappings name their column family: use TreeMapping.builder(\"" + tree.treeName()
+              + "\")");
+        }
         if (!names.add(tree.name())) {
           throw new IllegalStateException("two tree mappings are named '" + tree.name()
               + "'; give one a distinct TreeMapping.Builder.name(...)");

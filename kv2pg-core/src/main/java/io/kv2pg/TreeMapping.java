@@ -21,28 +21,48 @@ import org.rocksdb.RocksDBException;
  *
  * <p>Several mappings may read the same tree, with different prefixes or into different tables;
  * each sees every key that starts with its prefix. Immutable and thread-safe; build with {@link
- * #builder(ColumnFamilyHandle)}.
+ * #builder(ColumnFamilyHandle)} or, naming the column family, {@link #builder(String)}.
  */
 public final class TreeMapping {
+  /** The handle given to the builder, or {@code null} for a mapping that names its column family. */
   private final ColumnFamilyHandle columnFamily;
+  private final String treeName;
   private final String name;
+  private final byte[] prefix;
+  private final boolean declared;
+  /** Makes the plan once the column family's handle is known. */
+  private final java.util.function.Function<ColumnFamilyHandle, MappingPlan> planMaker;
+  /** The plan for {@link #columnFamily}, made at once when the builder was given a handle. */
   private final MappingPlan plan;
 
   private TreeMapping(Builder builder, String treeName) {
     this.columnFamily = builder.columnFamily;
+    this.treeName = treeName;
     byte[] prefix = builder.prefix.clone();
-    this.name =
+    this.prefix = prefix;
+    String name =
         builder.name != null
             ? builder.name
             : prefix.length == 0 ? treeName : treeName + "/" + HexFormat.of().formatHex(prefix);
-    this.plan = builder.table != null
-        ? new DeclaredMappingPlan(name, treeName, columnFamily, prefix,
-            new TableDefinition(builder.schema, builder.table, List.copyOf(builder.keyColumns),
-                List.copyOf(builder.valueColumns), builder.rawKeyColumn, prefix.length),
-            builder.createCommands)
-        : new StatementMappingPlan(name, treeName, columnFamily, prefix, builder.createCommands,
-            builder.insert, builder.insertParameters, builder.remove, builder.removeParameters,
-            builder.removeRange, builder.removeRangeParameters, builder.clear);
+    this.name = name;
+    List<String> createCommands = List.copyOf(builder.createCommands);
+    if (builder.table != null) {
+      TableDefinition definition = new TableDefinition(builder.schema, builder.table, List.copyOf(builder.keyColumns),
+          List.copyOf(builder.valueColumns), builder.rawKeyColumn, prefix.length);
+      this.planMaker = handle -> new DeclaredMappingPlan(name, treeName, handle, prefix, definition, createCommands);
+    } else {
+      PreparedSql insert = builder.insert;
+      InsertParameters insertParameters = builder.insertParameters;
+      PreparedSql remove = builder.remove;
+      RemoveParameters removeParameters = builder.removeParameters;
+      PreparedSql removeRange = builder.removeRange;
+      RemoveRangeParameters removeRangeParameters = builder.removeRangeParameters;
+      String clear = builder.clear;
+      this.planMaker = handle -> new StatementMappingPlan(name, treeName, handle, prefix, createCommands,
+          insert, insertParameters, remove, removeParameters, removeRange, removeRangeParameters, clear);
+    }
+    this.plan = columnFamily != null ? planMaker.apply(columnFamily) : null;
+    this.declared = builder.table != null;
   }
 
   /**
@@ -52,7 +72,27 @@ public final class TreeMapping {
    * @throws NullPointerException if {@code columnFamily} is {@code null}
    */
   public static Builder builder(ColumnFamilyHandle columnFamily) {
-    return new Builder(Objects.requireNonNull(columnFamily, "columnFamily must not be null"));
+    return new Builder(Objects.requireNonNull(columnFamily, "columnFamily must not be null"), null);
+  }
+
+  /**
+   * Starts describing a mapping of the column family with the given name, found when the
+   * replication starts: in the followed store ({@link Replication.Builder#follow}), or, with {@link
+   * Replication.Builder#source}, among the default column family and the handles of the
+   * replication's other mappings. A followed store's mappings must name their column family this
+   * way.
+   *
+   * @param columnFamilyName the name as RocksDB has it, in UTF-8 ({@code "default"} for the default
+   *     column family)
+   * @throws NullPointerException if {@code columnFamilyName} is {@code null}
+   * @throws IllegalArgumentException if it is empty
+   */
+  public static Builder builder(String columnFamilyName) {
+    Objects.requireNonNull(columnFamilyName, "columnFamilyName must not be null");
+    if (columnFamilyName.isEmpty()) {
+      throw new IllegalArgumentException("columnFamilyName must not be empty");
+    }
+    return new Builder(null, columnFamilyName);
   }
 
   /**
@@ -66,22 +106,27 @@ public final class TreeMapping {
 
   /** Returns the name of the column family the mapping reads. */
   public String treeName() {
-    return plan.treeName();
+    return treeName;
   }
 
   /** Returns a copy of the key prefix (empty for the whole tree). */
   public byte[] prefix() {
-    return plan.prefix();
+    return prefix.clone();
   }
 
   /** Returns whether the mapping is a declared table (rather than user statements). */
   public boolean isDeclaredTable() {
-    return plan instanceof DeclaredMappingPlan;
+    return declared;
   }
 
-  /** Returns how the engine runs this mapping. */
-  MappingPlan plan() {
-    return plan;
+  /** Returns the handle the builder was given, or {@code null} if the mapping names its column family. */
+  ColumnFamilyHandle columnFamily() {
+    return columnFamily;
+  }
+
+  /** Returns how the engine runs this mapping, reading the given handle of its column family. */
+  MappingPlan plan(ColumnFamilyHandle handle) {
+    return handle == columnFamily && plan != null ? plan : planMaker.apply(handle);
   }
 
   @Override
@@ -95,6 +140,7 @@ public final class TreeMapping {
    */
   public static final class Builder {
     private final ColumnFamilyHandle columnFamily;
+    private final String columnFamilyName;
     private String name;
     private byte[] prefix = new byte[0];
     private final List<String> createCommands = new ArrayList<>();
@@ -112,8 +158,9 @@ public final class TreeMapping {
     private final Set<String> columnNames = new HashSet<>();
     private String rawKeyColumn = "kv_key";
 
-    private Builder(ColumnFamilyHandle columnFamily) {
+    private Builder(ColumnFamilyHandle columnFamily, String columnFamilyName) {
       this.columnFamily = columnFamily;
+      this.columnFamilyName = columnFamilyName;
     }
 
     /**
@@ -318,6 +365,9 @@ public final class TreeMapping {
         if (remove == null) {
           throw new IllegalStateException("remove is required: call remove(sql, parameters)");
         }
+      }
+      if (columnFamily == null) {
+        return new TreeMapping(this, columnFamilyName);
       }
       if (!columnFamily.isOwningHandle()) {
         throw new IllegalStateException("columnFamily handle is closed");

@@ -94,8 +94,8 @@ public final class Verification {
    * @throws ReplicationException if Postgres or the store cannot be read
    */
   public VerificationReport run() {
-    WalSource source = new PrimaryWalSource(replication.database());
-    try (Connection connection = replication.postgres().open()) {
+    WalSource source = replication.openSource();
+    try (source; Connection connection = replication.postgres().open()) {
       connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
       try {
         return run(connection, source, null, new ArrayList<>());
@@ -142,10 +142,10 @@ public final class Verification {
    * @throws ReplicationException if Postgres or the store cannot be read or written
    */
   public RepairReport repair() {
-    WalSource source = new PrimaryWalSource(replication.database());
+    WalSource source = replication.openSource();
     List<RepairReport.TableRepair> repairs = new ArrayList<>();
     VerificationReport before;
-    try (Connection connection = replication.postgres().open();
+    try (source; Connection connection = replication.postgres().open();
         Connection repairing = replication.postgres().open()) {
       connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
       repairing.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
@@ -172,18 +172,16 @@ public final class Verification {
       List<RepairReport.TableRepair> repairs) throws SQLException {
     Optional<ReplicationRecord> record = CheckpointStore.records(connection, replication.name()).stream().findFirst();
     OptionalLong applied = record.map(ReplicationRecord::appliedSequence).orElse(OptionalLong.empty());
-    List<MappingPlan> plans = replication.plans();
+    List<MappingPlan> plans = replication.plans(source);
     if (repairing != null) {
       requireRepairable(record, applied, plans);
     }
-    if (followPrimary) {
-      catchUp(source);
-    }
+    catchUp(source);
     List<Route> routes = MappingPlan.routes(plans);
     // A secondary instance cannot take snapshots; its reads show the state of its last catch-up.
     // A repair catches up again before each chunk; should an open scan see a value written since,
     // its key is in the log up to that catch-up, so the chunk leaves it alone.
-    Snapshot snapshot = followPrimary ? null : source.database().getSnapshot();
+    Snapshot snapshot = followPrimary ? null : source.snapshot();
     try {
       long storeSequence = snapshot != null ? snapshot.getSequenceNumber()
           : source.database().getLatestSequenceNumber();
@@ -262,9 +260,7 @@ public final class Verification {
             + "': its checkpoint or the copy of mapping '" + mapping + "' was reset or began again while the repair"
             + " ran; the copy will fill the table. Chunks committed before stay repaired.");
       }
-      if (followPrimary) {
-        catchUp(source);
-      }
+      catchUp(source);
       // Every write the replication has applied or holds is in the store by now.
       changed.readThrough(source.database().getLatestSequenceNumber());
       Predicate<byte[]> written = changed.all(position);
@@ -278,9 +274,18 @@ public final class Verification {
     };
   }
 
+  /**
+   * Makes the latest writes visible: {@link #followingPrimary()} catches up with the primary, a
+   * followed store catches up (up to the checkpoint at least, before the snapshot); an in-process
+   * store sees them already.
+   */
   private void catchUp(WalSource source) {
     try {
-      source.database().tryCatchUpWithPrimary();
+      if (followPrimary) {
+        source.database().tryCatchUpWithPrimary();
+      } else if (!(source instanceof PrimaryWalSource)) {
+        source.refresh();
+      }
     } catch (org.rocksdb.RocksDBException e) {
       throw new ReplicationException(ReplicationException.Kind.STORE, "Verification of replication '" + replication.name()
           + "' could not catch up with the store's primary: " + e.getMessage(), e);

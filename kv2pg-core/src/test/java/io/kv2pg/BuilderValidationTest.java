@@ -226,9 +226,43 @@ class BuilderValidationTest {
 
   @Test
   void columnFamilyMustNotBeNull() {
-    assertThatThrownBy(() -> TreeMapping.builder(null))
+    assertThatThrownBy(() -> TreeMapping.builder((org.rocksdb.ColumnFamilyHandle) null))
         .isInstanceOf(NullPointerException.class)
         .hasMessageContaining("columnFamily");
+    assertThatThrownBy(() -> TreeMapping.builder((String) null))
+        .isInstanceOf(NullPointerException.class)
+        .hasMessageContaining("columnFamilyName");
+    assertThatThrownBy(() -> TreeMapping.builder(""))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("columnFamilyName");
+  }
+
+  @Test
+  void followAndSourceAreExclusiveAndFollowerDirNeedsFollow(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    try (TestStore store = TestStore.open(dir.resolve("store"), "cf")) {
+      assertThatThrownBy(() -> Replication.builder().source(store.db).follow(dir))
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("follow(storeDir)");
+      assertThatThrownBy(() -> Replication.builder().follow(dir).source(store.db))
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("source(rocksDb)");
+      assertThatThrownBy(() -> Replication.builder().follow(null))
+          .isInstanceOf(NullPointerException.class).hasMessageContaining("follow storeDir");
+      assertThatThrownBy(() -> Replication.builder().followerDir(null))
+          .isInstanceOf(NullPointerException.class).hasMessageContaining("followerDir");
+      TreeMapping named = TreeMapping.builder("cf").table("t").keyColumn("k", Decoders.int64()).build();
+      TreeMapping withHandle = TreeMapping.builder(store.family("cf")).table("t").keyColumn("k", Decoders.int64()).build();
+      assertThatThrownBy(() -> Replication.builder().postgres("jdbc:postgresql://localhost/db").source(store.db)
+          .followerDir(dir.resolve("f")).tree(named).build())
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("followerDir needs follow");
+      assertThatThrownBy(() -> Replication.builder().postgres("jdbc:postgresql://localhost/db").follow(dir)
+          .followerDir(dir.resolve("inside")).tree(named).build())
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("followerDir");
+      assertThatThrownBy(() -> Replication.builder().postgres("jdbc:postgresql://localhost/db").follow(dir)
+          .tree(withHandle).build())
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("TreeMapping.builder(\"cf\")");
+      assertThat(Replication.builder().postgres("jdbc:postgresql://localhost/db").source(store.db).tree(named)
+          .build().trees()).containsExactly(named);
+    }
   }
 
   @Test

@@ -19,8 +19,8 @@ import picocli.CommandLine.Option;
             + " the error. A later clean write of the same key resolves its dead letter by itself.",
         "",
         "--retry, after you fixed the mapping or the data, applies each again from the store's current"
-            + " value of its key, one transaction each, and removes those that apply. It opens the store"
-            + " (the application must be stopped) and needs the replication stopped and caught up (run"
+            + " value of its key, one transaction each, and removes those that apply. It reads the store"
+            + " read-only (a secondary instance) and needs the replication stopped and caught up (run"
             + " sync first).",
         "",
         "Exit codes: 0 listed (or, with --retry, none remains), 1 some remain after --retry or it could"
@@ -44,21 +44,20 @@ final class DeadLettersCommand extends CliCommand {
       print(letters, name);
       return Main.OK;
     }
-    try (Store store = Store.openPrimary(replicationConfig.store(), Replications.where(replicationConfig))) {
-      Replication replication = Replications.build(replicationConfig, target, store);
-      DeadLetterRetry result;
-      try {
-        result = replication.retryDeadLetters();
-      } catch (IllegalStateException e) {
-        throw new CliException(Main.FOUND, e.getMessage(), e);
-      }
-      cli.out.printf(Locale.ROOT, "dead-letters: %,d applied again and removed, %,d remain%n", result.retried(),
-          result.remaining().size());
-      if (!result.isClean()) {
-        print(result.remaining(), name);
-      }
-      return result.isClean() ? Main.OK : Main.FOUND;
+    Store.checkReadOnly(replicationConfig);
+    Replication replication = Replications.buildFollowing(replicationConfig, target, null);
+    DeadLetterRetry result;
+    try {
+      result = replication.retryDeadLetters();
+    } catch (IllegalStateException e) {
+      throw new CliException(Main.FOUND, e.getMessage(), e);
     }
+    cli.out.printf(Locale.ROOT, "dead-letters: %,d applied again and removed, %,d remain%n", result.retried(),
+        result.remaining().size());
+    if (!result.isClean()) {
+      print(result.remaining(), name);
+    }
+    return result.isClean() ? Main.OK : Main.FOUND;
   }
 
   private void print(List<DeadLetter> letters, String name) {

@@ -52,6 +52,27 @@ record ReplicationConfig(Path file, String name, OnGap onGap, Path store, int st
   }
 
   /**
+   * Checks that the store has every column family a table names.
+   *
+   * @throws ConfigException naming the table's line otherwise
+   */
+  void checkFamilies(java.util.Set<String> families) {
+    for (int i = 0; i < tables.size(); i++) {
+      TableConfig table = tables.get(i);
+      if (!families.contains(table.columnFamily())) {
+        throw ConfigException.at(file, table.columnFamilyLine(), "tables[" + i + "].column-family",
+            "the store at " + store + " has no column family '" + table.columnFamily() + "' (it has: "
+                + String.join(", ", families) + ")");
+      }
+    }
+  }
+
+  /** Builds the tree mappings naming their column families, for a followed store. */
+  List<TreeMapping> mappingsByName() {
+    return tables.stream().map(TableConfig::mappingByName).toList();
+  }
+
+  /**
    * Builds the tree mappings against an open store.
    *
    * @throws ConfigException if a table names a column family the store does not have

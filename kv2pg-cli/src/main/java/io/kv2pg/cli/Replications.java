@@ -39,6 +39,27 @@ final class Replications {
   }
 
   /**
+   * Builds a replication that follows the store read-only, as a secondary instance in {@code
+   * rocksdb.secondary-path} (a temporary folder without it); it publishes its metrics to {@code
+   * metrics} unless that is null.
+   */
+  static Replication buildFollowing(ReplicationConfig config, PostgresTarget target, MetricsServer metrics) {
+    Replication.Builder builder = Replication.builder()
+        .postgres(target.dataSource("kv2pg-" + config.name()))
+        .follow(config.store())
+        .name(config.name())
+        .onDataError(config.onDataError());
+    if (config.secondaryPath() != null) {
+      builder.followerDir(config.secondaryPath());
+    }
+    if (metrics != null) {
+      builder.meterRegistry(metrics.registry());
+    }
+    config.mappingsByName().forEach(builder::tree);
+    return builder.build();
+  }
+
+  /**
    * Starts a replication.
    *
    * @throws CliException with the exit code of {@link #exitCode}

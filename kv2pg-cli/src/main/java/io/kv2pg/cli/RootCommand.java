@@ -14,8 +14,8 @@ import picocli.CommandLine.Spec;
         "Keeps PostgreSQL tables in step with a RocksDB store.",
         "",
         "Exit codes: 0 ok, 1 a difference or failure found, 2 usage or configuration error."},
-    subcommands = {DemoCommand.class, SyncCommand.class, VerifyCommand.class, StatusCommand.class,
-        DeadLettersCommand.class, ResetCommand.class,
+    subcommands = {DemoCommand.class, SyncCommand.class, FollowCommand.class, VerifyCommand.class,
+        StatusCommand.class, DeadLettersCommand.class, ResetCommand.class,
         picocli.CommandLine.HelpCommand.class},
     commandListHeading = "%nCommands:%n",
     footer = {"", "Run 'kv2pg COMMAND --help' for a command's options.", "Config format: docs/CONFIG.md."})
@@ -40,6 +40,6 @@ final class RootCommand implements Runnable {
   @Override
   public void run() {
     spec.commandLine().usage(spec.commandLine().getErr());
-    throw new CliException(Main.USAGE, "a command is required: demo, sync, verify, status, dead-letters or reset");
+    throw new CliException(Main.USAGE, "a command is required: demo, sync, follow, verify, status, dead-letters or reset");
   }
 }

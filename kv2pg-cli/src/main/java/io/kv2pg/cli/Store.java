@@ -168,7 +168,7 @@ final class Store implements AutoCloseable {
     return total;
   }
 
-  private static void checkExists(Path path, String where) {
+  static void checkExists(Path path, String where) {
     if (Files.exists(path) && !Files.isDirectory(path)) {
       throw new CliException(Main.USAGE, "there is no RocksDB store at " + path + " (" + where
           + "): it is a file, not a folder; give the store's folder, the one the application opens");
@@ -181,6 +181,28 @@ final class Store implements AutoCloseable {
       throw new CliException(Main.USAGE, "there is no RocksDB store at " + path + " (" + where
           + "): the folder has no CURRENT file");
     }
+  }
+
+  /**
+   * Checks that the store exists and has every column family the config names, reading only its
+   * files (nothing is opened, nothing written).
+   *
+   * @throws CliException with exit code 2 if the store is missing
+   * @throws ConfigException if a table names a column family the store does not have
+   */
+  static void checkReadOnly(ReplicationConfig config) {
+    String where = Replications.where(config);
+    checkExists(config.store(), where);
+    Map<String, ColumnFamilyHandle> names = new LinkedHashMap<>();
+    try (org.rocksdb.Options listing = new org.rocksdb.Options()) {
+      for (byte[] name : RocksDB.listColumnFamilies(listing, config.store().toString())) {
+        names.put(new String(name, StandardCharsets.UTF_8), null);
+      }
+    } catch (RocksDBException e) {
+      throw new CliException(Main.USAGE, "cannot read the RocksDB store at " + config.store() + " (" + where + "): "
+          + e.getMessage(), e);
+    }
+    config.checkFamilies(names.keySet());
   }
 
   private static List<ColumnFamilyDescriptor> loadOptions(Path path, DBOptions options, String where) {

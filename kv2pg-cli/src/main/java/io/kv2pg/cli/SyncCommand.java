@@ -20,14 +20,15 @@ import picocli.CommandLine.Option;
     header = "Replicate a stopped application's store until caught up, then stop.",
     description = {
         "Replicates a stopped application's RocksDB store into PostgreSQL until caught up, then stops.",
-        "Opens the store itself, so the application must not be running (the store's LOCK must be free).",
+        "Opens the store read-only, as a RocksDB secondary instance (rocksdb.secondary-path, or a temporary",
+        "folder): it never writes in the store's folder, and works while the application runs too.",
         "A first sync copies everything; later ones apply what was written since (from the WAL).",
         "",
         "Ctrl-C or SIGTERM stops it at the next commit (within about a second, without applying the rest)",
         "and says where; the next sync resumes there. A second Ctrl-C ends it at once, which is safe too.",
         "",
         "Exit codes: 0 caught up, 1 the replication failed or --timeout ran out, 2 usage or configuration",
-        "error (bad config file, store missing or in use, no WAL retention, database unreachable),",
+        "error (bad config file, store missing, no WAL retention, database unreachable),",
         "130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM."})
 final class SyncCommand extends CliCommand {
   @Option(names = "--config", required = true, paramLabel = "FILE",
@@ -50,20 +51,20 @@ final class SyncCommand extends CliCommand {
   int execute() throws Exception {
     ReplicationConfig replicationConfig = ConfigLoader.load(config, cli.env);
     PostgresTarget target = PostgresTarget.of(replicationConfig);
-    try (MetricsServer server = metrics.start(cli);
-        Store store = Store.openPrimary(replicationConfig.store(), Replications.where(replicationConfig))) {
-      Replication replication = Replications.build(replicationConfig, target, store, server);
+    Store.checkReadOnly(replicationConfig);
+    try (MetricsServer server = metrics.start(cli)) {
+      Replication replication = Replications.buildFollowing(replicationConfig, target, server);
       target.check();
-      cli.out.printf("sync: replication '%s' from %s into %s%n", replication.name(), store.path, target.display());
+      cli.out.printf("sync: replication '%s' from %s into %s%n", replication.name(), replicationConfig.store(),
+          target.display());
       OptionalLong applied = appliedSequence(target, replication.name());
       cli.out.println(applied.isPresent()
           ? String.format(Locale.ROOT, "sync: resuming after sequence %,d (the last one applied)", applied.getAsLong())
           : "sync: first run of this replication: copying the store, then its write-ahead log");
       long started = System.nanoTime();
-      long estimate = store.estimateEntries(
-          replication.trees().stream().map(TreeMapping::treeName).distinct().toList());
       CopySummary copies = CopySummary.before(target, replication.name());
       RunningReplication running = Replications.start(replication);
+      long estimate = estimate(replicationConfig, replication);
       if (server != null) {
         server.watch(running);
       }
@@ -119,6 +120,15 @@ final class SyncCommand extends CliCommand {
             replicationConfig.tables().get(i).table());
       }
       return Main.OK;
+    }
+  }
+
+  /** RocksDB's estimate of the entries to copy, read once the replication has checked the store. */
+  private static long estimate(ReplicationConfig config, Replication replication) {
+    try (Store store = Store.openSecondary(config.store(), null, Replications.where(config))) {
+      return store.estimateEntries(replication.trees().stream().map(TreeMapping::treeName).distinct().toList());
+    } catch (CliException e) {
+      return 0; // An estimate only.
     }
   }
 

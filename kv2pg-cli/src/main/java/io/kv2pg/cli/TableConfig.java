@@ -37,7 +37,16 @@ record TableConfig(String name, String columnFamily, int columnFamilyLine, byte[
   }
 
   TreeMapping mapping(ColumnFamilyHandle family) {
-    TreeMapping.Builder builder = TreeMapping.builder(family).prefix(prefix).table(table);
+    return mapping(TreeMapping.builder(family));
+  }
+
+  /** Builds the mapping naming its column family, for a followed store. */
+  TreeMapping mappingByName() {
+    return mapping(TreeMapping.builder(columnFamily()));
+  }
+
+  private TreeMapping mapping(TreeMapping.Builder start) {
+    TreeMapping.Builder builder = start.prefix(prefix).table(table);
     if (name != null) {
       builder.name(name);
     }

@@ -88,7 +88,7 @@ public final class DeadLetterRetrier {
       return new DeadLetterRetry(0, List.of());
     }
     Snapshot snapshot = database.getSnapshot();
-    try (ReadOptions read = new ReadOptions().setSnapshot(snapshot)) {
+    try (ReadOptions read = io.kv2pg.internal.rocksdb.SnapshotReads.readOptions(database, snapshot)) {
       long latest = snapshot.getSequenceNumber();
       if (applied.isEmpty() || applied.getAsLong() < latest) {
         throw new IllegalStateException("Cannot retry the dead letters of replication '" + name + "': Postgres"

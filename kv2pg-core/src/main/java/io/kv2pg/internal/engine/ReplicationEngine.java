@@ -74,6 +74,8 @@ public final class ReplicationEngine implements RunningReplication {
   private final Map<Route, TableWriter> writerByRoute = new HashMap<>();
   private LogReader reader;
   private ApplyLoop applyLoop;
+  /** The last latest sequence read from the source, -1 before the first; racy updates only lose a newer value. */
+  private volatile long lastLatestSequence = -1;
   private final Thread writerThread;
   private final Thread watchThread;
 
@@ -218,6 +220,7 @@ public final class ReplicationEngine implements RunningReplication {
       queue.abort();
       reader.join();
       session.close();
+      source.close();
       progress.enter(ReplicationState.STOPPED, " at sequence " + progress.appliedSequence());
     }
   }
@@ -304,7 +307,25 @@ public final class ReplicationEngine implements RunningReplication {
     if (timeout == null || timeout.isNegative()) {
       throw new IllegalArgumentException("timeout must not be null or negative");
     }
-    return progress.awaitCaughtUp(latestSequenceOr(Long.MAX_VALUE), timeout.toNanos());
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long target;
+    while ((target = caughtUpTargetOr(Long.MAX_VALUE)) < 0) {
+      // A followed store during the copy: the writes made before the call are known only after it.
+      if (progress.state() == ReplicationState.FAILED || progress.state() == ReplicationState.STOPPED
+          || deadline - System.nanoTime() <= 0) {
+        return false;
+      }
+      progress.awaitCaughtUp(Long.MAX_VALUE, Math.min(deadline - System.nanoTime(), 5_000_000L));
+    }
+    return progress.awaitCaughtUp(target, Math.max(0, deadline - System.nanoTime()));
+  }
+
+  private long caughtUpTargetOr(long fallback) {
+    try {
+      return source.writesSoFar();
+    } catch (ReplicationException closed) {
+      return fallback;
+    }
   }
 
   @Override
@@ -377,12 +398,17 @@ public final class ReplicationEngine implements RunningReplication {
     stop();
   }
 
-  /** Returns the store's latest sequence, or {@code fallback} if the store was closed. */
+  /**
+   * Returns the store's latest sequence; once the store was closed (a followed store's secondary is
+   * closed when the run ends), the last one read, or {@code fallback} if none was.
+   */
   private long latestSequenceOr(long fallback) {
     try {
-      return source.latestSequence();
+      long latest = source.latestSequence();
+      lastLatestSequence = Math.max(lastLatestSequence, latest);
+      return latest;
     } catch (ReplicationException closed) {
-      return fallback;
+      return lastLatestSequence >= 0 ? Math.max(lastLatestSequence, progress.appliedSequence()) : fallback;
     }
   }
 

@@ -189,7 +189,7 @@ final class StartupPlan {
           return new StartupPlan(applied.getAsLong(), null, Map.of(), Set.of());
         }
         if (snapshot[0] == null) {
-          snapshot[0] = source.database().getSnapshot(); // Kept across retries.
+          snapshot[0] = source.snapshot(); // Kept across retries.
         }
         long snapshotSequence = snapshot[0].getSequenceNumber();
         // When every mapping is copied from its beginning, no table needs the log before the

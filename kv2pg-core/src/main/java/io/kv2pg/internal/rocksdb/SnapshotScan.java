@@ -32,7 +32,7 @@ public final class SnapshotScan implements AutoCloseable {
     this.database = database;
     this.prefix = prefix;
     StoreClosed.check(database);
-    this.readOptions = new ReadOptions().setSnapshot(snapshot).setFillCache(false);
+    this.readOptions = SnapshotReads.readOptions(database, snapshot).setFillCache(false);
     this.iterator = database.newIterator(family, readOptions);
     if (resumeAfter == null) {
       iterator.seek(prefix);

@@ -25,6 +25,33 @@ public final class WalRetention {
   private WalRetention() {}
 
   /**
+   * Throws when the store in {@code storeDir}, which another process may own, deletes obsolete WAL
+   * files at once, reading only its newest OPTIONS file: nothing is opened, nothing is written.
+   *
+   * @param logName the replication's name, for log lines
+   * @throws ReplicationException naming the options to set, or if the folder holds no readable
+   *     OPTIONS file
+   */
+  public static void checkFolder(java.nio.file.Path storeDir, String logName) {
+    StoreOptions.Retention retention = StoreOptions.retention(storeDir);
+    if (retention.ttlSeconds() == 0 && retention.sizeLimitMb() == 0) {
+      throw missing(storeDir.toString());
+    }
+    LOG.debug("kv2pg[{}]: WAL retention of {}: WAL_ttl_seconds={}, WAL_size_limit_MB={}",
+        logName, storeDir, retention.ttlSeconds(), retention.sizeLimitMb());
+  }
+
+  private static ReplicationException missing(String path) {
+    return new ReplicationException(ReplicationException.Kind.CONFIGURATION,
+        "The RocksDB store at " + path + " deletes write-ahead log files as soon as it no longer"
+            + " needs them (WAL_ttl_seconds = 0 and WAL_size_limit_MB = 0), so writes made while"
+            + " kv2pg is stopped or behind would be lost. Open the store with WAL archiving, for"
+            + " example new DBOptions().setWalTtlSeconds(86400) to keep WAL files for a day"
+            + " (or setWalSizeLimitMB(n) to keep up to n MiB), longer than kv2pg may be stopped.",
+        null);
+  }
+
+  /**
    * Throws when the store deletes obsolete WAL files at once.
    *
    * @param logName the replication's name, for log lines
@@ -48,13 +75,7 @@ public final class WalRetention {
       families.forEach(family -> family.getOptions().close());
     }
     if (ttlSeconds == 0 && sizeLimitMb == 0) {
-      throw new ReplicationException(ReplicationException.Kind.CONFIGURATION,
-          "The RocksDB store at " + path + " deletes write-ahead log files as soon as it no longer"
-              + " needs them (WAL_ttl_seconds = 0 and WAL_size_limit_MB = 0), so writes made while"
-              + " kv2pg is stopped or behind would be lost. Open the store with WAL archiving, for"
-              + " example new DBOptions().setWalTtlSeconds(86400) to keep WAL files for a day"
-              + " (or setWalSizeLimitMB(n) to keep up to n MiB), longer than kv2pg may be stopped.",
-          null);
+      throw missing(path);
     }
     LOG.debug("kv2pg[{}]: WAL retention of {}: WAL_ttl_seconds={}, WAL_size_limit_MB={}",
         logName, path, ttlSeconds, sizeLimitMb);
