@@ -11,7 +11,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * Debian's {@code rocksdb-tools} (C++ RocksDB 7.8: {@code db_bench}, {@code ldb}) as a primary that
@@ -45,15 +44,17 @@ public final class DbBench {
     assertThat(run.exitValue()).as("db_bench exit code; output: %s", tail(log)).isZero();
   }
 
-  /** Whether the store's folder holds a complete OPTIONS file yet (db_bench writes it when it opens the store). */
-  public static boolean hasOptionsFile(Path storeDir) {
-    if (!Files.isDirectory(storeDir)) {
+  /**
+   * Whether a first run's store has settled: db_bench opens the store, then destroys and creates
+   * it again for {@code fillrandom} (a "fresh database" benchmark), so its files come and go until
+   * that benchmark reports; {@code overwrite} and {@code deleterandom} then write the same store.
+   */
+  public static boolean settled(Path storeDir, Path log) {
+    if (!Files.isDirectory(storeDir) || !Files.exists(storeDir.resolve("CURRENT"))) {
       return false;
     }
-    try (Stream<Path> files = Files.list(storeDir)) {
-      // RocksDB writes OPTIONS-n.dbtmp first, then renames it: only the renamed file counts.
-      return files.map(file -> file.getFileName().toString())
-          .anyMatch(name -> name.startsWith("OPTIONS-") && !name.endsWith(".dbtmp"));
+    try {
+      return Files.readString(log).lines().anyMatch(line -> line.startsWith("fillrandom") && line.contains("micros/op"));
     } catch (IOException e) {
       return false;
     }

@@ -25,7 +25,7 @@ class DbBenchFollowTest {
     Path log = dir.resolve("db_bench.log");
     Process first = DbBench.start(storeDir, true, 20_000, log);
     try {
-      Await.condition(WAIT, "db_bench created the store", () -> DbBench.hasOptionsFile(storeDir));
+      Await.condition(WAIT, "db_bench settled its store", () -> DbBench.settled(storeDir, log));
       Replication replication = Replication.builder().postgres(url).name("bench").follow(storeDir)
           .tree(TreeMapping.builder("default")
               .createCommands("create table if not exists bench (key bytea primary key, value bytea not null)")

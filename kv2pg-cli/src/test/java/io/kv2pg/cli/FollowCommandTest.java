@@ -55,7 +55,7 @@ class FollowCommandTest {
     Path log = dir.resolve("db_bench.log");
     Process first = DbBench.start(storeDir, true, 20_000, log);
     Path tmp = Files.createDirectories(dir.resolve("tmp"));
-    try (ChildCli follow = awaitStoreThenFollow(env, tmp, storeDir, config)) {
+    try (ChildCli follow = awaitStoreThenFollow(env, tmp, storeDir, log, config)) {
       follow.awaitOutput(WAIT, "follow streams", output -> output.contains("follow: streaming"));
       DbBench.awaitSuccess(first, log);
       Path log2 = dir.resolve("db_bench-2.log");
@@ -86,11 +86,11 @@ class FollowCommandTest {
     assertThat(actual).as("the table against ldb scan").isEqualTo(expected);
   }
 
-  private static ChildCli awaitStoreThenFollow(Map<String, String> env, Path tmp, Path storeDir, Path config)
-      throws Exception {
+  private static ChildCli awaitStoreThenFollow(Map<String, String> env, Path tmp, Path storeDir, Path log,
+      Path config) throws Exception {
     long deadline = System.nanoTime() + WAIT.toNanos();
-    while (!DbBench.hasOptionsFile(storeDir)) {
-      assertThat(System.nanoTime() - deadline).as("db_bench creates the store").isNegative();
+    while (!DbBench.settled(storeDir, log)) {
+      assertThat(System.nanoTime() - deadline).as("db_bench settles its store").isNegative();
       LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
     }
     return ChildCli.start(env, tmp, "follow", "--config", config.toString());
