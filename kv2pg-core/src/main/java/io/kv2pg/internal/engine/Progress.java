@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
  * or waits.
  *
  * <p>Concurrency: every field is guarded by this object's monitor, and every change notifies the
- * threads waiting on it in {@link #awaitCaughtUp}; the {@link LagClock} has its own, and the
- * telemetry is told outside the monitor.
+ * threads waiting on it in {@link #awaitCaughtUp}; the {@link LagClock} has its own. The
+ * telemetry is told first, outside the monitor, and the change published after it: a thread that
+ * sees a commit in the status (or returns from {@code awaitCaughtUp}) finds the meters agree.
  */
 final class Progress {
   private static final Logger LOG = LoggerFactory.getLogger(Progress.class);
@@ -70,6 +71,7 @@ final class Progress {
 
   /** Records a commit of the stream that moved the checkpoint to {@code sequence}. */
   void committed(long sequence, AppliedRows rows, long nanos) {
+    telemetry.committed(rows, nanos);
     synchronized (this) {
       appliedSequence = sequence;
       rowsApplied += rows.total();
@@ -77,7 +79,6 @@ final class Progress {
       lastCommit = Instant.now();
       moved();
     }
-    telemetry.committed(rows, nanos);
   }
 
   /** Records that a commit whose outcome was uncertain did happen, moving the checkpoint. */
@@ -96,15 +97,17 @@ final class Progress {
   void copied(long rows, long nanos) {
     String mapping;
     synchronized (this) {
+      mapping = copy.mapping();
+    }
+    telemetry.copied(java.util.Map.of(mapping, rows), nanos);
+    synchronized (this) {
       rowsApplied += rows;
       commits++;
       lastCommit = Instant.now();
-      mapping = copy.mapping();
       long copied = copy.rowsCopied() + rows;
       copy = new CopyProgress(mapping, copied, Math.max(copied, copy.estimatedRows()));
       moved();
     }
-    telemetry.copied(mapping, rows, nanos);
   }
 
   /**
@@ -119,21 +122,21 @@ final class Progress {
 
   /** Records that a re-copy's transaction committed, with the rows of each mapping it copied. */
   void recopyCommitted(java.util.Map<String, Long> rowsByMapping, long nanos) {
+    telemetry.copied(rowsByMapping, nanos);
     synchronized (this) {
       rowsApplied += rowsByMapping.values().stream().mapToLong(Long::longValue).sum();
       commits++;
       lastCommit = Instant.now();
       moved();
     }
-    rowsByMapping.forEach((mapping, rows) -> telemetry.copied(mapping, rows, nanos));
   }
 
   /** Records that a gap in the write-ahead log is re-copied. */
   void gapRecopied() {
+    telemetry.gapRecopied();
     synchronized (this) {
       gapsRecopied++;
     }
-    telemetry.gapRecopied();
   }
 
   /** Records that the copy of the current mapping is complete. */
@@ -144,18 +147,18 @@ final class Progress {
 
   /** Records an attempt that Postgres failed and that is tried again. */
   void retried(SQLException error) {
+    telemetry.retried(error);
     synchronized (this) {
       retries++;
     }
-    telemetry.retried(error);
   }
 
   /** Records a change set aside because of its data, once its transaction committed. */
   void deadLettered() {
+    telemetry.deadLettered();
     synchronized (this) {
       deadLetters++;
     }
-    telemetry.deadLettered();
   }
 
   private void moved() {

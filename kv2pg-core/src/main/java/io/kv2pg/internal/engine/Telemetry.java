@@ -21,8 +21,11 @@ public interface Telemetry {
   /** A transaction of the stream committed {@code rows}, after {@code nanos} of work. */
   default void committed(AppliedRows rows, long nanos) {}
 
-  /** A chunk of the initial copy of {@code mapping} committed {@code rows}, after {@code nanos}. */
-  default void copied(String mapping, long rows, long nanos) {}
+  /**
+   * A transaction of an initial copy (a chunk, or a whole re-copy) committed, after {@code nanos}
+   * of work, with the rows it copied per mapping.
+   */
+  default void copied(java.util.Map<String, Long> rowsByMapping, long nanos) {}
 
   /** A gap in the write-ahead log is re-copied ({@code OnGap.RECOPY}). */
   default void gapRecopied() {}

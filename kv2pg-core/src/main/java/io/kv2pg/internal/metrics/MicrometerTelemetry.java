@@ -143,10 +143,10 @@ public final class MicrometerTelemetry implements Telemetry {
   }
 
   @Override
-  public void copied(String mapping, long rows, long nanos) {
+  public void copied(java.util.Map<String, Long> rowsByMapping, long nanos) {
     commits.increment();
     commitDuration.record(nanos, TimeUnit.NANOSECONDS);
-    copyRows(mapping).increment(rows);
+    rowsByMapping.forEach((mapping, rows) -> copyRows(mapping).increment(rows));
   }
 
   @Override
