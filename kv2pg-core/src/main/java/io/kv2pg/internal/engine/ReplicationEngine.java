@@ -120,6 +120,16 @@ public final class ReplicationEngine implements RunningReplication {
     watchThread.setDaemon(true);
   }
 
+  /** Drops what the run planned (its snapshot, the queued changes, the reader) so that it plans again. */
+  private void planAgain(Snapshot[] snapshot) {
+    StartupPlan.release(source, snapshot[0]);
+    snapshot[0] = null;
+    queue.abort();
+    reader.join();
+    queue = new ChangeQueue(QUEUE_WEIGHT);
+    newPipeline();
+  }
+
   /** Makes the reader and the apply loop around the current queue. */
   private void newPipeline() {
     this.reader = new LogReader(name, source, this.mappings, routes, queue, stop, progress);
@@ -177,12 +187,7 @@ public final class ReplicationEngine implements RunningReplication {
           progress.gapRecopied();
           // Not caught up until the re-copy commits: the new plan moves the checkpoint first.
           progress.enter(ReplicationState.COPYING, ": every mapping, after the gap");
-          StartupPlan.release(source, snapshot[0]);
-          snapshot[0] = null;
-          queue.abort();
-          reader.join();
-          queue = new ChangeQueue(QUEUE_WEIGHT);
-          newPipeline();
+          planAgain(snapshot);
         } catch (InitialCopy.TableHoldsRows e) {
           LOG.info("kv2pg[{}]: {}; copying it again in one transaction that replaces them", name, e.getMessage());
           session.run((connection, retry) -> {
@@ -190,12 +195,7 @@ public final class ReplicationEngine implements RunningReplication {
             connection.commit();
             return null;
           });
-          StartupPlan.release(source, snapshot[0]);
-          snapshot[0] = null;
-          queue.abort();
-          reader.join();
-          queue = new ChangeQueue(QUEUE_WEIGHT);
-          newPipeline();
+          planAgain(snapshot);
         }
       }
     } catch (PostgresSession.Abandoned e) {
