@@ -162,11 +162,8 @@ final class DemoCommand extends CliCommand {
         rate, human(duration));
 
     CopySummary copies = CopySummary.before(target, NAME);
-    RunningReplication running = Replications.start(replication);
+    RunningReplication running = Replications.start(replication, server);
     resources.push(running::stop);
-    if (server != null) {
-      server.watch(running);
-    }
     resources.push(cli.interrupts.whileRunning("stopping the demo at the next commit", () -> {
       stopWriter = true;
       running.stopAtNextCommit(Replications.STOP_TIMEOUT);

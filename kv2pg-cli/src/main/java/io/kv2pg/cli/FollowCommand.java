@@ -48,10 +48,7 @@ final class FollowCommand extends CliCommand {
       target.check();
       cli.out.printf("follow: replication '%s' from %s (read-only) into %s%n", replication.name(),
           replicationConfig.store(), target.display());
-      RunningReplication running = Replications.start(replication);
-      if (server != null) {
-        server.watch(running);
-      }
+      RunningReplication running = Replications.start(replication, server);
       ReplicationStatus status;
       try (Interrupts.Registration signals = cli.interrupts.whileRunning("stopping follow at the next commit",
           () -> running.stopAtNextCommit(Replications.STOP_TIMEOUT))) {

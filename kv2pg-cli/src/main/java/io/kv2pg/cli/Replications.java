@@ -72,6 +72,15 @@ final class Replications {
     }
   }
 
+  /** Starts a replication, as {@link #start(Replication)}, and has {@code metrics} (if any) report on it. */
+  static RunningReplication start(Replication replication, MetricsServer metrics) {
+    RunningReplication running = start(replication);
+    if (metrics != null) {
+      metrics.watch(running);
+    }
+    return running;
+  }
+
   /** Usage and configuration errors exit with 2; a failure of the replication itself with 1. */
   static int exitCode(ReplicationException error) {
     return switch (error.kind()) {

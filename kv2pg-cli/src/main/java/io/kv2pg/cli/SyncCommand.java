@@ -63,11 +63,8 @@ final class SyncCommand extends CliCommand {
           : "sync: first run of this replication: copying the store, then its write-ahead log");
       long started = System.nanoTime();
       CopySummary copies = CopySummary.before(target, replication.name());
-      RunningReplication running = Replications.start(replication);
+      RunningReplication running = Replications.start(replication, server);
       long estimate = estimate(replicationConfig, replication);
-      if (server != null) {
-        server.watch(running);
-      }
       ReplicationStatus status;
       boolean caughtUp;
       try (Interrupts.Registration signals = cli.interrupts.whileRunning("stopping sync at the next commit",
