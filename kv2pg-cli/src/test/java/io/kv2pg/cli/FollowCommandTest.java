@@ -55,8 +55,15 @@ class FollowCommandTest {
     Path log = dir.resolve("db_bench.log");
     Process first = DbBench.start(storeDir, true, 20_000, log);
     Path tmp = Files.createDirectories(dir.resolve("tmp"));
-    try (ChildCli follow = awaitStoreThenFollow(env, tmp, storeDir, log, config)) {
+    int port = LocalHttp.freePort();
+    try (ChildCli follow = awaitStoreThenFollow(env, tmp, storeDir, log, config, "--metrics-port", String.valueOf(port))) {
       follow.awaitOutput(WAIT, "follow streams", output -> output.contains("follow: streaming"));
+      assertThat(follow.output()).contains("metrics: serving http://127.0.0.1:" + port + "/metrics and /health");
+      java.net.http.HttpResponse<String> health = LocalHttp.get(port, "/health");
+      assertThat(health).as("/health of follow").isNotNull();
+      assertThat(health.body()).contains("\"replication\":\"benchfollow\"").contains("\"state\":\"streaming\"");
+      assertThat(LocalHttp.get(port, "/metrics").body())
+          .contains("kv2pg_lag_seconds{replication=\"benchfollow\"}");
       DbBench.awaitSuccess(first, log);
       Path log2 = dir.resolve("db_bench-2.log");
       DbBench.awaitSuccess(DbBench.start(storeDir, false, 20_000, log2), log2);
@@ -87,13 +94,15 @@ class FollowCommandTest {
   }
 
   private static ChildCli awaitStoreThenFollow(Map<String, String> env, Path tmp, Path storeDir, Path log,
-      Path config) throws Exception {
+      Path config, String... more) throws Exception {
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (!DbBench.settled(storeDir, log)) {
       assertThat(System.nanoTime() - deadline).as("db_bench settles its store").isNegative();
       LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
     }
-    return ChildCli.start(env, tmp, "follow", "--config", config.toString());
+    List<String> args = new ArrayList<>(List.of("follow", "--config", config.toString()));
+    args.addAll(List.of(more));
+    return ChildCli.start(env, tmp, args.toArray(String[]::new));
   }
 
   /** The store's latest sequence, read by a secondary instance of this test's own. */
