@@ -104,11 +104,20 @@ final class DeadLetterBook {
    */
   void writeIn(Connection connection, ChangeGroup group) throws SQLException {
     for (Route route : group.routes()) {
-      List<Change> changes = new ArrayList<>(group.ranges(route));
-      changes.addAll(group.latest(route));
-      resolve(connection, route.mappingName(), changes);
+      if (hasKnown(route.mappingName())) {
+        List<Change> changes = new ArrayList<>(group.ranges(route));
+        changes.addAll(group.latest(route));
+        resolve(connection, route.mappingName(), changes);
+      }
     }
-    writeWaiting(connection, group.lastSequence());
+    if (!waiting.isEmpty()) {
+      writeWaiting(connection, group.lastSequence());
+    }
+  }
+
+  private boolean hasKnown(String mapping) {
+    Set<ByteBuffer> keys = known.get(mapping);
+    return keys != null && !keys.isEmpty();
   }
 
   /** Inside a transaction of the initial copy: the same for one chunk of {@code route}. */
@@ -155,10 +164,10 @@ final class DeadLetterBook {
   }
 
   private void resolve(Connection connection, String mapping, Collection<Change> changes) throws SQLException {
-    Set<ByteBuffer> keys = known.get(mapping);
-    if (keys == null || keys.isEmpty()) {
+    if (!hasKnown(mapping)) {
       return;
     }
+    Set<ByteBuffer> keys = known.get(mapping);
     List<byte[]> applied = new ArrayList<>();
     for (ByteBuffer key : keys) {
       byte[] bytes = key.array();

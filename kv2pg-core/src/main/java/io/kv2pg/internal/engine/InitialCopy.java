@@ -264,8 +264,7 @@ final class InitialCopy {
           return null;
         }
         Prefetcher.Chunk chunk = scan.next();
-        List<Change> changes = new ArrayList<>(chunk.changes());
-        changes.removeIf(deadLetters::isSetAside);
+        List<Change> changes = withoutSetAside(chunk.changes());
         nothingAhead = writeChunk(connection, target, changes, lastCopied, nothingAhead, sequence);
         rows += changes.size();
         if (!changes.isEmpty()) {
@@ -360,8 +359,7 @@ final class InitialCopy {
         if (retry && alreadySaved(connection, mapping.name(), progress)) {
           return false; // Unknown again: the next chunk checks.
         }
-        List<Change> rows = new ArrayList<>(changes);
-        rows.removeIf(deadLetters::isSetAside);
+        List<Change> rows = withoutSetAside(changes);
         while (true) {
           try {
             boolean stillNothingAhead = writer.copy(connection, rows, copiedThrough, known);
@@ -489,6 +487,19 @@ final class InitialCopy {
       thread.interrupt();
       Threads.joinUninterruptibly(thread, SCAN_JOIN_TIMEOUT, thread.getName());
     }
+  }
+
+  /**
+   * Returns the changes, without those set aside already (a retried transaction meets them again),
+   * in a list that {@link #setAside} may change; the changes themselves when dead letters are off.
+   */
+  private List<Change> withoutSetAside(List<Change> changes) {
+    if (!deadLetters.enabled()) {
+      return changes;
+    }
+    List<Change> rows = new ArrayList<>(changes);
+    rows.removeIf(deadLetters::isSetAside);
+    return rows;
   }
 
   /**
