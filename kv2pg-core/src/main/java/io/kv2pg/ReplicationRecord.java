@@ -28,6 +28,10 @@ import java.util.OptionalLong;
  *     have stopped since)
  * @param copies the initial-copy state of every mapping that has one, ordered by mapping name; a
  *     mapping missing here is copied at the next start
+ * @param gapsRecopied how many write-ahead log gaps the replication re-copied, over all its runs
+ *     ({@link OnGap#RECOPY})
+ * @param deadLetters how many changes are set aside now ({@link OnDataError#DEAD_LETTER}); {@link
+ *     ReplicationRecords#deadLetters(String)} lists them
  */
 public record ReplicationRecord(
     String name,
@@ -37,7 +41,9 @@ public record ReplicationRecord(
     Optional<String> failure,
     Optional<Instant> failedAt,
     boolean running,
-    List<MappingCopy> copies) {
+    List<MappingCopy> copies,
+    long gapsRecopied,
+    long deadLetters) {
 
   public ReplicationRecord {
     Objects.requireNonNull(name, "name");

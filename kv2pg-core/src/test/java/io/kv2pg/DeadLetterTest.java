@@ -68,6 +68,8 @@ class DeadLetterTest {
         assertThat(status.deadLetters()).isEqualTo(3);
         assertThat(registry.get("kv2pg.dead.letters").counter().count()).isEqualTo(3);
 
+        assertThat(ReplicationRecords.of(url).read(NAME)).hasValueSatisfying(
+            record -> assertThat(record.deadLetters()).isEqualTo(3));
         List<DeadLetter> letters = ReplicationRecords.of(url).deadLetters(NAME);
         assertThat(letters).extracting(letter -> ByteBuffer.wrap(letter.key()).getLong())
             .containsExactly(UNREADABLE, NEGATIVE, ORPHAN);

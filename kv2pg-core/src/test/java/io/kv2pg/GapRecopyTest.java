@@ -124,6 +124,8 @@ class GapRecopyTest {
         assertThat(running.status().failure()).isEmpty();
       }
       assertTablesEqualStore(url, store);
+      assertThat(ReplicationRecords.of(url).list()).singleElement()
+          .satisfies(record -> assertThat(record.gapsRecopied()).isEqualTo(1));
       assertThat(TestPostgres.query(url, "select gaps_recopied, last_gap like 'sequences " + (applied + 1)
           + " to %' from kv2pg.replication where name = '" + NAME + "'")).containsExactly(List.of(1L, true));
     }

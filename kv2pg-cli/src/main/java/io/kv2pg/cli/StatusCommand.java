@@ -69,7 +69,7 @@ final class StatusCommand extends CliCommand {
   private int print(List<ReplicationRecord> records, PostgresTarget target) {
     List<List<String>> table = new ArrayList<>();
     List<String[]> failures = new ArrayList<>();
-    List<String> copies = new ArrayList<>();
+    List<String> notes = new ArrayList<>();
     Instant now = Instant.now();
     for (ReplicationRecord record : records) {
       String name = record.name();
@@ -79,18 +79,26 @@ final class StatusCommand extends CliCommand {
       String state = record.failed() ? "FAILED" : record.running() ? "running" : "stopped";
       if (!copying.isEmpty()) {
         state += ", copying";
-        copies.add(name + ": initial copy not finished: " + copying);
+        notes.add(name + ": initial copy not finished: " + copying);
       }
       table.add(List.of(name, state, String.format(Locale.ROOT, "%,d", record.appliedSequence().orElse(0)),
           record.committedAt().map(committed -> committed + " (" + ago(committed, now) + ")").orElse("")));
+      if (record.deadLetters() > 0) {
+        notes.add(String.format(Locale.ROOT, "%s: %,d change(s) set aside as dead letters (list them with"
+            + " %s dead-letters --config FILE)", name, record.deadLetters(), cli.command));
+      }
+      if (record.gapsRecopied() > 0) {
+        notes.add(String.format(Locale.ROOT, "%s: %,d write-ahead log gap(s) re-copied (on-gap: recopy)", name,
+            record.gapsRecopied()));
+      }
       record.failure().ifPresent(failure -> failures.add(
           new String[] {name, record.failedAt().map(Instant::toString).orElse(""), failure}));
     }
     cli.out.println("Replications in " + target.display() + ":");
     TablePrinter.print(cli.out, List.of("replication", "state", "applied sequence", "last commit"),
         List.of(false, false, true, false), table);
-    for (String copy : copies) {
-      cli.out.println(copy);
+    for (String note : notes) {
+      cli.out.println(note);
     }
     for (String[] failure : failures) {
       cli.out.println();

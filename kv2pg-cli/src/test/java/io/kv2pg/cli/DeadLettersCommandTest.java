@@ -40,6 +40,8 @@ class DeadLettersCommandTest {
     assertThat(TestPostgres.query(url, "select id, v from items order by id")).containsExactly(
         List.of(1L, "short"), List.of(2L, "short too"), List.of(4L, "fine"));
 
+    assertThat(run(env, "status", "--config", config.toString()).out())
+        .contains("letters: 1 change(s) set aside as dead letters (list them with ");
     CliRun.Result list = run(env, "dead-letters", "--config", config.toString());
     assertThat(list.exitCode()).as(list.toString()).isZero();
     assertThat(list.out()).contains("dead-letters: replication 'letters' has 1:")

@@ -442,12 +442,19 @@ public final class CheckpointStore {
   public static List<ReplicationRecord> records(Connection connection, String name) throws SQLException {
     boolean hasReplications;
     boolean hasCopies;
+    boolean hasDeadLetters;
+    boolean hasGaps;
     try (Statement statement = connection.createStatement();
         ResultSet exists = statement.executeQuery("select to_regclass('\"kv2pg\".\"replication\"') is not null,"
-            + " to_regclass('\"kv2pg\".\"mapping_copy\"') is not null")) {
+            + " to_regclass('\"kv2pg\".\"mapping_copy\"') is not null,"
+            + " to_regclass('\"kv2pg\".\"dead_letter\"') is not null,"
+            + " exists (select 1 from pg_attribute where attrelid = to_regclass('\"kv2pg\".\"replication\"')"
+            + " and attname = 'gaps_recopied' and not attisdropped)")) {
       exists.next();
       hasReplications = exists.getBoolean(1);
       hasCopies = exists.getBoolean(2);
+      hasDeadLetters = exists.getBoolean(3);
+      hasGaps = exists.getBoolean(4);
     }
     if (!hasReplications) {
       return List.of();
@@ -476,8 +483,11 @@ public final class CheckpointStore {
         select r."name", r."applied_sequence", r."committed_at", r."epoch", r."failure", r."failed_at",
           exists (select 1 from pg_locks l where l.locktype = 'advisory' and l.granted
                   and l.classid = %d::oid and l.objid = hashtext(r."name")::oid and l.objsubid = 2
-                  and l.database = (select oid from pg_database where datname = current_database()))
-        from "kv2pg"."replication" r""".formatted(LOCK_CLASS)
+                  and l.database = (select oid from pg_database where datname = current_database())),
+          %s, %s
+        from "kv2pg"."replication" r""".formatted(LOCK_CLASS,
+            hasGaps ? "r.\"gaps_recopied\"" : "0",
+            hasDeadLetters ? "(select count(*) from \"kv2pg\".\"dead_letter\" d where d.\"replication\" = r.\"name\")" : "0")
         + (name == null ? "" : " where r.\"name\" = ?") + " order by r.\"name\"")) {
       if (name != null) {
         statement.setString(1, name);
@@ -489,7 +499,7 @@ public final class CheckpointStore {
           OptionalLong appliedSequence = rows.wasNull() ? OptionalLong.empty() : OptionalLong.of(applied);
           records.add(new ReplicationRecord(replication, appliedSequence, instant(rows, 3), rows.getLong(4),
               Optional.ofNullable(rows.getString(5)), instant(rows, 6), rows.getBoolean(7),
-              copies.getOrDefault(replication, List.of())));
+              copies.getOrDefault(replication, List.of()), rows.getLong(8), rows.getLong(9)));
         }
       }
     }
