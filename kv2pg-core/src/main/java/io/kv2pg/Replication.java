@@ -1,6 +1,7 @@
 package io.kv2pg;
 
 import io.kv2pg.internal.engine.DeadLetterRetrier;
+import io.kv2pg.internal.engine.FamilyWait;
 import io.kv2pg.internal.engine.ReplicationEngine;
 import io.kv2pg.internal.engine.Telemetry;
 import io.kv2pg.internal.metrics.MicrometerTelemetry;
@@ -99,7 +100,10 @@ public final class Replication {
   /**
    * Starts replicating and returns at once; the initial copy of newly mapped trees and the
    * streaming run on kv2pg's own threads until {@link RunningReplication#stop()}. Problems met
-   * after this returns (Postgres errors, bad data) show in {@link RunningReplication#status()}.
+   * after this returns (Postgres errors, bad data) show in {@link RunningReplication#status()}. A
+   * followed store ({@link Builder#follow}) that lacks a column family a mapping names is waited
+   * for: the replication stays {@code STARTING}, {@code waitingFor()} names the families, and it
+   * starts once the store's owner has created them all.
    *
    * @throws ReplicationException if the store deletes its WAL files at once, so writes made while
    *     the replication is stopped could be lost; the message says which option to set
@@ -108,9 +112,21 @@ public final class Replication {
     if (storeDir != null) {
       // Before anything is opened: a refusal leaves the store and Postgres untouched.
       WalRetention.checkFolder(storeDir, name);
+      Set<String> needed = new TreeSet<>();
+      trees.forEach(tree -> needed.add(tree.treeName()));
+      Set<String> missing = new TreeSet<>(needed);
+      missing.removeAll(SecondaryWalSource.familyNames(storeDir));
+      if (!missing.isEmpty()) {
+        return FamilyWait.start(name, storeDir, needed, missing, this::startOnSource);
+      }
     } else {
       WalRetention.check(database, name);
     }
+    return startOnSource();
+  }
+
+  /** Opens where changes come from and starts the engine on it. */
+  private RunningReplication startOnSource() {
     WalSource source = openSource();
     try {
       return start(source);

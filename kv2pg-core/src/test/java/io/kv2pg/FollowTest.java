@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -126,15 +128,61 @@ class FollowTest {
   }
 
   @Test
-  void namesAColumnFamilyTheStoreDoesNotHave() throws Exception {
+  void waitsForAColumnFamilyTheOwnerHasNotCreatedYet() throws Exception {
+    String url = TestPostgres.newDatabase();
+    Path storeDir = dir.resolve("store");
+    try (TestStore store = TestStore.open(storeDir, "others")) {
+      store.db.put(store.family("others"), key(1), value(1));
+      Replication replication = Replication.builder().postgres(url).name("later").follow(storeDir)
+          .tree(itemsTable()).build();
+      try (RunningReplication running = replication.start()) {
+        ReplicationStatus waiting = Await.status(running, WAIT, "waiting for the family",
+            status -> status.waitingFor().isPresent());
+        assertThat(waiting.state()).isEqualTo(ReplicationState.STARTING);
+        assertThat(waiting.waitingFor().get()).contains("[items]").contains("waiting for its owner to create it");
+        assertThat(running.awaitCaughtUp(Duration.ofMillis(100))).isFalse();
+
+        ColumnFamilyHandle items = store.db.createColumnFamily(new ColumnFamilyDescriptor("items".getBytes()));
+        try {
+          for (long id = 0; id < 100; id++) {
+            store.db.put(items, key(id), value(id));
+          }
+          Await.caughtUp(running, WAIT, "once the family exists");
+          assertThat(running.status().state()).isEqualTo(ReplicationState.STREAMING);
+          store.db.put(items, key(7), value(1_007));
+          store.db.delete(items, key(8));
+          Await.caughtUp(running, WAIT, "streaming the new family");
+          List<String> expected = new java.util.ArrayList<>();
+          try (org.rocksdb.RocksIterator it = store.db.newIterator(items)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+              expected.add(ByteBuffer.wrap(it.key()).getLong() + "|" + ByteBuffer.wrap(it.value()).getLong());
+            }
+          }
+          java.util.Collections.sort(expected);
+          TableDiff.assertSameRows("the new family", "items", expected,
+              TableDiff.tableRows(url, "select id, version from items"));
+        } finally {
+          running.stop();
+          items.close();
+        }
+      }
+    }
+  }
+
+  @Test
+  void stopsWhileWaitingForAColumnFamily() throws Exception {
     String url = TestPostgres.newDatabase();
     Path storeDir = dir.resolve("store");
     try (TestStore store = TestStore.open(storeDir, "others")) {
       store.db.put(store.family("others"), key(1), value(1));
     }
-    Replication replication = Replication.builder().postgres(url).follow(storeDir).tree(itemsTable()).build();
-    assertThatThrownBy(replication::start).isInstanceOf(ReplicationException.class)
-        .hasMessageContaining("'items'").hasMessageContaining("others");
+    Replication replication = Replication.builder().postgres(url).name("never").follow(storeDir)
+        .tree(itemsTable()).build();
+    RunningReplication running = replication.start();
+    Await.status(running, WAIT, "waiting for the family", status -> status.waitingFor().isPresent());
+    running.stop(Duration.ofSeconds(5));
+    assertThat(running.status().state()).isEqualTo(ReplicationState.STOPPED);
+    assertThat(running.status().waitingFor()).isEmpty();
   }
 
   private static TreeMapping itemsTable() {

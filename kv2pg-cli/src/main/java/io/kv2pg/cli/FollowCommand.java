@@ -42,7 +42,7 @@ final class FollowCommand extends CliCommand {
   int execute() throws Exception {
     ReplicationConfig replicationConfig = ConfigLoader.load(config, cli.env);
     PostgresTarget target = PostgresTarget.of(replicationConfig);
-    Store.checkReadOnly(replicationConfig);
+    Store.checkReadOnly(replicationConfig, false); // A family not created yet is waited for.
     try (MetricsServer server = metrics.start(cli)) {
       Replication replication = Replications.buildFollowing(replicationConfig, target, server);
       target.check();

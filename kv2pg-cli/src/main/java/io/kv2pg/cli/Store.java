@@ -191,6 +191,14 @@ final class Store implements AutoCloseable {
    * @throws ConfigException if a table names a column family the store does not have
    */
   static void checkReadOnly(ReplicationConfig config) {
+    checkReadOnly(config, true);
+  }
+
+  /**
+   * Checks, reading the store's MANIFEST only, that the store exists and, if {@code families}, that
+   * it has every column family the config names ({@code follow} waits for missing ones instead).
+   */
+  static void checkReadOnly(ReplicationConfig config, boolean families) {
     String where = Replications.where(config);
     checkExists(config.store(), where);
     Map<String, ColumnFamilyHandle> names = new LinkedHashMap<>();
@@ -202,7 +210,9 @@ final class Store implements AutoCloseable {
       throw new CliException(Main.USAGE, "cannot read the RocksDB store at " + config.store() + " (" + where + "): "
           + e.getMessage(), e);
     }
-    config.checkFamilies(names.keySet());
+    if (families) {
+      config.checkFamilies(names.keySet());
+    }
   }
 
   private static List<ColumnFamilyDescriptor> loadOptions(Path path, DBOptions options, String where) {

@@ -122,6 +122,25 @@ public final class SecondaryWalSource implements WalSource {
     return source;
   }
 
+  /**
+   * Returns the names of the column families the store has now, read from its MANIFEST without
+   * opening it (nothing is written).
+   *
+   * @throws ReplicationException if the store's MANIFEST cannot be read
+   */
+  public static java.util.Set<String> familyNames(Path storeDir) {
+    try (org.rocksdb.Options listing = new org.rocksdb.Options()) {
+      java.util.Set<String> names = new java.util.TreeSet<>();
+      for (byte[] name : RocksDB.listColumnFamilies(listing, storeDir.toString())) {
+        names.add(StoreOptions.name(name));
+      }
+      return names;
+    } catch (RocksDBException e) {
+      throw new ReplicationException(ReplicationException.Kind.STORE, "Cannot list the column families of the"
+          + " RocksDB store at " + storeDir + ": " + e.getMessage(), e);
+    }
+  }
+
   /** Returns the open column families by name. */
   public Map<String, ColumnFamilyHandle> families() {
     return families;
