@@ -10,16 +10,16 @@ import java.nio.charset.StandardCharsets;
  * Captures what slf4j-simple logs (to {@code System.err}) while open, still passing it through.
  * Not for tests that run in parallel with others that log.
  */
-final class LogCapture implements AutoCloseable {
+public final class LogCapture implements AutoCloseable {
   private final PrintStream original = System.err;
   private final ByteArrayOutputStream captured = new ByteArrayOutputStream();
 
-  LogCapture() {
+  public LogCapture() {
     System.setErr(new PrintStream(new TeeStream(original, captured), true, StandardCharsets.UTF_8));
   }
 
   /** Returns what was logged so far. */
-  String text() {
+  public String text() {
     synchronized (captured) {
       return captured.toString(StandardCharsets.UTF_8);
     }

@@ -3,6 +3,7 @@ package io.kv2pg.internal.postgres;
 import io.kv2pg.ReplicationException;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BooleanSupplier;
@@ -33,7 +34,7 @@ public final class PostgresSession implements AutoCloseable {
   /** How long work runs before {@link #waitingFor()} reports it. */
   static final long SLOW_WORK_MILLIS = 2_000;
   /** How often a retry loop that goes on says so again in the log. */
-  private static final long RETRY_LOG_INTERVAL_NANOS = 60_000_000_000L;
+  private static final Duration RETRY_LOG_INTERVAL = Duration.ofMinutes(1);
   /** How long to wait for a lock that an ended process's session may still hold. */
   private static final long LOCK_WAIT_MILLIS = 15_000;
 
@@ -57,6 +58,7 @@ public final class PostgresSession implements AutoCloseable {
   private final String logName;
   private final BooleanSupplier stopping;
   private final Consumer<SQLException> retried;
+  private final long retryLogIntervalNanos;
   private final ServerProcess serverProcess;
   private final Object sleeper = new Object();
   private Connection connection;
@@ -76,6 +78,13 @@ public final class PostgresSession implements AutoCloseable {
    */
   public PostgresSession(PostgresConnector connector, CheckpointStore checkpoints, String logName,
       BooleanSupplier stopping, Consumer<SQLException> retried) {
+    this(connector, checkpoints, logName, stopping, retried, RETRY_LOG_INTERVAL);
+  }
+
+  /** @param retryLogInterval how often a retry loop that goes on says so again (a minute; tests shorten it) */
+  PostgresSession(PostgresConnector connector, CheckpointStore checkpoints, String logName,
+      BooleanSupplier stopping, Consumer<SQLException> retried, Duration retryLogInterval) {
+    this.retryLogIntervalNanos = retryLogInterval.toNanos();
     this.connector = connector;
     this.checkpoints = checkpoints;
     this.logName = logName;
@@ -162,7 +171,7 @@ public final class PostgresSession implements AutoCloseable {
               kind == SqlStates.Retry.A_FEW_TIMES ? "up to " + LIMIT_ATTEMPTS + " attempts"
                   : "for as long as it takes (logged again once a minute; the status shows each attempt)");
           loggedNanos = now;
-        } else if (now - loggedNanos >= RETRY_LOG_INTERVAL_NANOS) {
+        } else if (now - loggedNanos >= retryLogIntervalNanos) {
           LOG.warn("kv2pg[{}]: still retrying after {} attempts: {}", logName, attempts, why);
           loggedNanos = now;
         }
