@@ -170,6 +170,26 @@ class FollowTest {
   }
 
   @Test
+  void aMappedColumnFamilyDroppedByTheOwnerFailsClearly() throws Exception {
+    String url = TestPostgres.newDatabase();
+    Path storeDir = dir.resolve("store");
+    try (TestStore store = TestStore.open(storeDir, "items")) {
+      store.db.put(store.family("items"), key(1), value(1));
+      Replication replication = Replication.builder().postgres(url).name("dropping").follow(storeDir)
+          .tree(itemsTable()).build();
+      try (RunningReplication running = replication.start()) {
+        Await.caughtUp(running, WAIT, "the copy");
+        store.db.dropColumnFamily(store.family("items"));
+        ReplicationException failure = Await.failure(running, WAIT);
+        assertThat(failure.kind()).isEqualTo(ReplicationException.Kind.STORE);
+        assertThat(failure.getMessage()).contains("Column family 'items' was dropped", "mapping 'items'",
+            "kv2pg reset --mapping items");
+      }
+      assertThat(TestPostgres.query(url, "select id, version from items")).containsExactly(List.of(1L, 1L));
+    }
+  }
+
+  @Test
   void stopsWhileWaitingForAColumnFamily() throws Exception {
     String url = TestPostgres.newDatabase();
     Path storeDir = dir.resolve("store");

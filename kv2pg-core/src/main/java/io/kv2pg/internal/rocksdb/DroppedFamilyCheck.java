@@ -61,8 +61,9 @@ public final class DroppedFamilyCheck {
       if (!present.contains(tree.getKey())) {
         throw new ReplicationException(ReplicationException.Kind.STORE, "Column family '" + tree.getKey() + "' was dropped from the"
             + " store at " + path + " while mapping '" + tree.getValue() + "' replicates it. Its"
-            + " table keeps the rows it had. Remove the mapping (or recreate the tree and drop its"
-            + " table and copy progress to copy it again), then start the replication again.",
+            + " table keeps the rows it had. Remove the mapping, or recreate the tree and reset the mapping"
+            + " (kv2pg reset --mapping " + tree.getValue() + ", or ReplicationRecords.reset) so that its"
+            + " next start copies it again, replacing the table's rows; then start the replication again.",
             null, tree.getValue(), tree.getKey(), null, -1);
       }
     }
