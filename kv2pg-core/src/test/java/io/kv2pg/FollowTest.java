@@ -62,6 +62,10 @@ class FollowTest {
         Await.caughtUp(running, WAIT, "after the stream");
         assertThat(running.status().state()).isEqualTo(ReplicationState.STREAMING);
         assertTablesEqualStore(url, store, "after the stream");
+        // Verification of a followed store, while the replication runs and the owner has it open.
+        VerificationReport report = Verification.of(replication).run();
+        assertThat(report.isClean()).as("%s", report.format()).isTrue();
+        assertThat(report.tables()).hasSize(2);
         assertThat(TestPostgres.query(url, "select applied_sequence from kv2pg.replication where name = 'followed'"))
             .containsExactly(List.of(store.db.getLatestSequenceNumber()));
       }

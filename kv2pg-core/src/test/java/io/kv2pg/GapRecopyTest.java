@@ -8,7 +8,6 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.FlushOptions;
 import org.rocksdb.LogFile;
 import org.rocksdb.RocksDBException;
@@ -41,8 +40,8 @@ class GapRecopyTest {
       create or replace trigger items_versions before update on items for each row execute function items_versions()
       """;
 
-  private static TreeMapping items(ColumnFamilyHandle tree) {
-    return TreeMapping.builder(tree).name("items").createCommands(CREATE)
+  private static TreeMapping items(TreeMapping.Builder tree) {
+    return tree.name("items").createCommands(CREATE)
         .insert("insert into items (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value",
             (key, value) -> Params.of(i32(key), i32(value)))
         .remove("delete from items where key = $1", key -> Params.of(i32(key)))
@@ -50,14 +49,21 @@ class GapRecopyTest {
         .build();
   }
 
-  private static TreeMapping declared(ColumnFamilyHandle tree) {
-    return TreeMapping.builder(tree).name("declared").table("declared")
+  private static TreeMapping declared(TreeMapping.Builder tree) {
+    return tree.name("declared").table("declared")
         .keyColumn("key", Decoders.int32()).valueColumn("value", Decoders.int32()).build();
   }
 
   private static Replication replication(String url, TestStore store, OnGap onGap) {
     return Replication.builder().postgres(url).source(store.db).name(NAME).onGap(onGap)
-        .tree(items(store.family(TREE))).tree(declared(store.family("other"))).build();
+        .tree(items(TreeMapping.builder(store.family(TREE)))).tree(declared(TreeMapping.builder(store.family("other"))))
+        .build();
+  }
+
+  /** The same mappings, on the store in {@code storeDir} followed from outside. */
+  private static Replication followed(String url, Path storeDir, OnGap onGap) {
+    return Replication.builder().postgres(url).follow(storeDir).name(NAME).onGap(onGap)
+        .tree(items(TreeMapping.builder(TREE))).tree(declared(TreeMapping.builder("other"))).build();
   }
 
   private void write(TestStore store, int from, int to) throws RocksDBException {
@@ -83,6 +89,33 @@ class GapRecopyTest {
       store.db.write(options, batch);
     }
     return first;
+  }
+
+  @Test
+  void aFollowedStoreWhoseWalWasPurgedWhileStoppedIsCopiedAgain() throws Exception {
+    String url = TestPostgres.newDatabase();
+    try (TestStore store = TestStore.openWithWalTtl(dir, 1, TREE, "other")) {
+      write(store, 0, 200);
+      try (RunningReplication running = followed(url, dir, OnGap.RECOPY).start()) {
+        Await.caughtUp(running, WAIT, "first copy");
+      }
+      long applied = store.db.getLatestSequenceNumber();
+      write(store, 200, 250);
+      for (int key = 0; key < 30; key++) {
+        store.db.delete(store.family(TREE), i32(key));
+      }
+      purgeWalThrough(store, applied + 10);
+
+      try (RunningReplication running = followed(url, dir, OnGap.RECOPY).start()) {
+        Await.caughtUp(running, WAIT, "re-copy after the gap");
+        assertTablesEqualStore(url, store);
+        assertThat(running.status().gapsRecopied()).isEqualTo(1);
+        write(store, 250, 260);
+        Await.caughtUp(running, WAIT, "stream after the re-copy");
+        assertThat(running.status().failure()).isEmpty();
+        assertTablesEqualStore(url, store);
+      }
+    }
   }
 
   /** Flushes until RocksDB has purged every WAL file holding {@code sequence} (the store keeps them 1 s). */
