@@ -191,10 +191,24 @@ public final class CheckpointStore {
    * row lock the update takes orders this transaction against a concurrent {@link #claim}.
    */
   private void fence(Connection connection) throws SQLException {
-    try (PreparedStatement statement = connection.prepareStatement(
-        "update \"kv2pg\".\"replication\" set \"epoch\" = \"epoch\" where \"name\" = ? and \"epoch\" = ?")) {
-      statement.setString(1, replication);
-      statement.setLong(2, epoch);
+    updateOwnRow(connection, "\"epoch\" = \"epoch\"", null);
+  }
+
+  /**
+   * Updates the checkpoint row with {@code assignments} (whose one parameter, if any, is {@code
+   * value}) if this runner still owns it.
+   *
+   * @throws ReplicationException if another runner claimed the checkpoint since this one did
+   */
+  private void updateOwnRow(Connection connection, String assignments, Object value) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("update \"kv2pg\".\"replication\" set "
+        + assignments + " where \"name\" = ? and \"epoch\" = ?")) {
+      int next = 1;
+      if (value != null) {
+        statement.setObject(next++, value);
+      }
+      statement.setString(next++, replication);
+      statement.setLong(next, epoch);
       if (statement.executeUpdate() == 0) {
         throw fenced(currentEpoch(connection));
       }
@@ -263,18 +277,10 @@ public final class CheckpointStore {
    * @throws ReplicationException if another runner claimed the checkpoint since this one did
    */
   public void saveAppliedSequence(Connection connection, long sequence) throws SQLException {
-    try (PreparedStatement statement = connection.prepareStatement("""
-        update "kv2pg"."replication" set "applied_sequence" = ?, "committed_at" = now(),
-          "failure" = null, "failed_at" = null
-        where "name" = ? and "epoch" = ?""")) {
-      statement.setLong(1, sequence);
-      statement.setString(2, replication);
-      statement.setLong(3, epoch);
-      if (statement.executeUpdate() == 0) {
-        throw fenced(currentEpoch(connection));
-      }
-    }
+    updateOwnRow(connection, "\"applied_sequence\" = ?, \"committed_at\" = now(), \"failure\" = null,"
+        + " \"failed_at\" = null", sequence);
   }
+
 
   /**
    * Records why the replication stopped, in a transaction of its own, and commits; a runner that
@@ -390,28 +396,9 @@ public final class CheckpointStore {
    * re-copied: counts it and keeps its description.
    */
   public void recordGap(Connection connection, String description) throws SQLException {
-    try (PreparedStatement statement = connection.prepareStatement("""
-        update "kv2pg"."replication" set "gaps_recopied" = "gaps_recopied" + 1, "last_gap" = ?
-        where "name" = ? and "epoch" = ?""")) {
-      statement.setString(1, description);
-      statement.setString(2, replication);
-      statement.setLong(3, epoch);
-      if (statement.executeUpdate() == 0) {
-        throw fenced(currentEpoch(connection));
-      }
-    }
+    updateOwnRow(connection, "\"gaps_recopied\" = \"gaps_recopied\" + 1, \"last_gap\" = ?", description);
   }
 
-  /** Returns how many gaps this replication re-copied, over all its runs; 0 without a row. */
-  public long gapsRecopied(Connection connection) throws SQLException {
-    try (PreparedStatement statement = connection.prepareStatement(
-        "select \"gaps_recopied\" from \"kv2pg\".\"replication\" where \"name\" = ?")) {
-      statement.setString(1, replication);
-      try (ResultSet rows = statement.executeQuery()) {
-        return rows.next() ? rows.getLong(1) : 0;
-      }
-    }
-  }
 
   /** Records a mapping's copy progress: the last key copied, and whether the copy is complete. */
   public void saveCopyProgress(Connection connection, String mapping, CopyProgress progress)
