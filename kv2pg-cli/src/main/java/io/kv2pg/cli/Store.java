@@ -1,5 +1,7 @@
 package io.kv2pg.cli;
 
+import io.kv2pg.ReplicationException;
+import io.kv2pg.internal.rocksdb.SecondaryWalSource;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -9,6 +11,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.rocksdb.ColumnFamilyDescriptor;
@@ -201,17 +204,14 @@ final class Store implements AutoCloseable {
   static void checkReadOnly(ReplicationConfig config, boolean families) {
     String where = Replications.where(config);
     checkExists(config.store(), where);
-    Map<String, ColumnFamilyHandle> names = new LinkedHashMap<>();
-    try (org.rocksdb.Options listing = new org.rocksdb.Options()) {
-      for (byte[] name : RocksDB.listColumnFamilies(listing, config.store().toString())) {
-        names.put(new String(name, StandardCharsets.UTF_8), null);
-      }
-    } catch (RocksDBException e) {
-      throw new CliException(Main.USAGE, "cannot read the RocksDB store at " + config.store() + " (" + where + "): "
-          + e.getMessage(), e);
+    Set<String> names;
+    try {
+      names = SecondaryWalSource.familyNames(config.store());
+    } catch (ReplicationException e) {
+      throw new CliException(Main.USAGE, e.getMessage() + " (" + where + ")", e);
     }
     if (families) {
-      config.checkFamilies(names.keySet());
+      config.checkFamilies(names);
     }
   }
 

@@ -1,14 +1,9 @@
 package io.kv2pg.internal.rocksdb;
 
 import io.kv2pg.ReplicationException;
-import java.nio.charset.StandardCharsets;
-import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
-import org.rocksdb.RocksDBException;
 
 /**
  * Notices a mapped column family that was dropped from the store. A dropped family takes no more
@@ -49,14 +44,7 @@ public final class DroppedFamilyCheck {
    * @throws ReplicationException naming the dropped tree and its mapping
    */
   public void check() {
-    Set<String> present = new HashSet<>();
-    try (Options options = new Options()) {
-      List<byte[]> names = RocksDB.listColumnFamilies(options, path);
-      names.forEach(name -> present.add(new String(name, StandardCharsets.UTF_8)));
-    } catch (RocksDBException e) {
-      throw new ReplicationException(ReplicationException.Kind.STORE, "RocksDB failed to list the column families of " + path + ": "
-          + e.getMessage(), e);
-    }
+    Set<String> present = SecondaryWalSource.familyNames(java.nio.file.Path.of(path));
     for (Map.Entry<String, String> tree : mappingByTree.entrySet()) {
       if (!present.contains(tree.getKey())) {
         throw new ReplicationException(ReplicationException.Kind.STORE, "Column family '" + tree.getKey() + "' was dropped from the"
