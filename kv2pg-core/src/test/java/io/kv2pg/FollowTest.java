@@ -100,8 +100,9 @@ class FollowTest {
     try (TestStore store = TestStore.open(storeDir, "items", "others")) {
       assertTablesEqualStore(url, store, "on a stopped store", "items");
     }
+    // A subset, not equal: another build on the machine may delete its own folders meanwhile.
     assertThat(followerFolders()).as("the temporary follower folders are deleted at stop")
-        .containsExactlyInAnyOrderElementsOf(followersBefore);
+        .isSubsetOf(followersBefore);
   }
 
   private static List<Path> followerFolders() throws java.io.IOException {

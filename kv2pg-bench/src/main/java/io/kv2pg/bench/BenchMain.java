@@ -19,7 +19,7 @@ import java.util.Set;
  */
 public final class BenchMain {
   static final List<String> SCENARIOS =
-      List.of("copy-narrow", "copy-wide", "stream", "lag-1k", "lag-5k", "lag-20k", "copy-10m");
+      List.of("copy-narrow", "copy-wide", "stream", "lag-1k", "lag-5k", "lag-20k", "copy-10m", "copy-50m");
 
   private BenchMain() {}
 
@@ -104,7 +104,8 @@ public final class BenchMain {
             case "lag-1k" -> LagScenario.run(ctx, 1_000);
             case "lag-5k" -> LagScenario.run(ctx, 5_000);
             case "lag-20k" -> LagScenario.run(ctx, 20_000);
-            case "copy-10m" -> MemoryScenario.run(ctx);
+            case "copy-10m" -> MemoryScenario.run(ctx, scenario, 1);
+            case "copy-50m" -> MemoryScenario.run(ctx, scenario, 5);
             default -> throw new IllegalStateException(scenario);
           }
         } catch (Exception | Error e) {

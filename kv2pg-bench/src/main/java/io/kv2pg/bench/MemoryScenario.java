@@ -11,20 +11,27 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * copy-10m: kv2pg's initial copy of {@link Scale#memoryRows()} narrow entries in a child JVM with
- * {@code -Xmx256m}; the figure is the child's peak heap use (sampled every 2 ms, garbage
- * included: what had to fit), and the detail gives the largest live heap after a collection.
+ * copy-10m and copy-50m: kv2pg's initial copy of {@link Scale#memoryRows()} narrow entries, and of
+ * five times as many, in a child JVM with {@code -Xmx256m}; the figure is the child's peak heap use
+ * (sampled every 2 ms, garbage included: what had to fit), and the detail gives the largest live
+ * heap after a collection. The two sizes in the same heap show that the copy's memory does not
+ * grow with the store.
  */
 final class MemoryScenario {
   static final String HEAP = "-Xmx256m";
 
   private MemoryScenario() {}
 
-  static void run(Context ctx) throws Exception {
-    String scenario = "copy-10m";
-    int rows = ctx.scale.memoryRows();
+  /**
+   * Runs one size.
+   *
+   * @param scenario the scenario's name, which also names its table
+   * @param sizeFactor the multiple of {@link Scale#memoryRows()} to copy
+   */
+  static void run(Context ctx, String scenario, int sizeFactor) throws Exception {
+    int rows = Math.multiplyExact(ctx.scale.memoryRows(), sizeFactor);
     Path dir = ctx.workDir.resolve(scenario);
-    String table = "copy_10m_kv2pg";
+    String table = scenario.replace('-', '_') + "_kv2pg";
     Store.delete(dir);
     try {
       ctx.log("%s: loading %,d narrow entries into RocksDB", scenario, rows);

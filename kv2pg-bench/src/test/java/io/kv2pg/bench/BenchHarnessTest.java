@@ -43,6 +43,7 @@ class BenchHarnessTest {
       }
     }
     expected.add("copy-10m kv2pg MiB-peak-heap");
+    expected.add("copy-50m kv2pg MiB-peak-heap");
     return expected;
   }
 
@@ -73,7 +74,8 @@ class BenchHarnessTest {
     assertThat(figures.keySet()).as(output).containsExactlyInAnyOrderElementsOf(expectedFigures());
     assertThat(figures.values()).as(output).allSatisfy(v -> assertThat(v).isFinite().isPositive());
     assertThat(output).contains("== Ratios and targets ==", "TARGET copy-narrow-vs-raw-copy",
-        "TARGET stream-vs-best-upsert", "TARGET lag-5k-p99", "TARGET copy-10m-heap");
+        "TARGET stream-vs-best-upsert", "TARGET lag-5k-p99", "TARGET lag-20k-p99",
+        "TARGET copy-10m-heap", "TARGET copy-50m-heap", "RATIO copy-50m/copy-10m peak-heap");
   }
 
   @Test

@@ -1,6 +1,5 @@
 package io.kv2pg.internal.change;
 
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -19,7 +18,7 @@ public final class ChangeGroup {
   private final List<ChangeBatch> batches = new ArrayList<>();
   private static final Comparator<Route> IN_ORDER = Comparator.comparingInt(Route::position);
 
-  private final Map<Route, Map<ByteBuffer, Change>> latestByRoute = new TreeMap<>(IN_ORDER);
+  private final Map<Route, Map<Key, Change>> latestByRoute = new TreeMap<>(IN_ORDER);
   private final Map<Route, List<Change>> rangesByRoute = new TreeMap<>(IN_ORDER);
   private long weight;
   private int changeCount;
@@ -30,7 +29,7 @@ public final class ChangeGroup {
     weight += batch.weight();
     changeCount += batch.changes().size();
     for (Change change : batch.changes()) {
-      Map<ByteBuffer, Change> latest =
+      Map<Key, Change> latest =
           latestByRoute.computeIfAbsent(change.route(), m -> new LinkedHashMap<>());
       if (change.isRangeDelete()) {
         // Earlier writes inside the range are void; later ones stay in latest and, applied after
@@ -39,7 +38,7 @@ public final class ChangeGroup {
             earlier -> KeyRanges.contains(change.key(), change.rangeEnd(), earlier.key()));
         rangesByRoute.computeIfAbsent(change.route(), m -> new ArrayList<>()).add(change);
       } else {
-        latest.put(ByteBuffer.wrap(change.key()), change);
+        latest.put(new Key(change.key()), change);
       }
     }
   }
@@ -132,9 +131,33 @@ public final class ChangeGroup {
     return rangesByRoute.getOrDefault(route, List.of());
   }
 
+  /**
+   * A key as a map key. A group holds tens of thousands of keys: the hash is computed once, with
+   * a plain loop (ByteBuffer's reads each byte through its bounds checks).
+   */
+  private static final class Key {
+    private final byte[] bytes;
+    private final int hash;
+
+    Key(byte[] bytes) {
+      this.bytes = bytes;
+      this.hash = Arrays.hashCode(bytes);
+    }
+
+    @Override
+    public int hashCode() {
+      return hash;
+    }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof Key key && key.hash == hash && Arrays.equals(key.bytes, bytes);
+    }
+  }
+
   /** Returns each key's last change for the route, in the order keys were first written. */
   public Collection<Change> latest(Route route) {
-    Map<ByteBuffer, Change> latest = latestByRoute.get(route);
+    Map<Key, Change> latest = latestByRoute.get(route);
     return latest == null ? List.of() : latest.values();
   }
 }

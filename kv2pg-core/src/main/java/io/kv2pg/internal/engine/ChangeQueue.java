@@ -23,7 +23,8 @@ public final class ChangeQueue {
   private long weight;
   private boolean finished;
   private ReplicationException failure;
-  private boolean aborted;
+  /** Volatile so that the reader can test it once per batch without taking the lock. */
+  private volatile boolean aborted;
 
   public ChangeQueue(long maxWeight) {
     this.maxWeight = maxWeight;
@@ -101,12 +102,7 @@ public final class ChangeQueue {
 
   /** Returns whether {@link #abort()} was called. */
   public boolean isAborted() {
-    lock.lock();
-    try {
-      return aborted;
-    } finally {
-      lock.unlock();
-    }
+    return aborted;
   }
 
   /**
