@@ -17,23 +17,7 @@ public final class FieldDecoders {
 
   /** A fixed-width big-endian integer at an offset. */
   public static FieldDecoder integer(int width, int offset, boolean orderPreserving, boolean whole) {
-    String type = width == 4 ? "integer" : "bigint";
-    String name = (orderPreserving ? "order-preserving " : "") + "int" + (width * 8)
-        + (whole ? "" : " at offset " + offset);
-    return new Simple(type, name, input -> {
-      int available = input.length() - offset;
-      if (whole ? available != width : available < width) {
-        throw new IllegalArgumentException("expected " + (whole ? "exactly " : "at least ") + width
-            + " bytes" + (offset > 0 ? " at offset " + offset : "") + " but found " + Math.max(0, available));
-      }
-      ByteBuffer buffer = ByteBuffer.wrap(input.bytes(), input.offset() + offset, width);
-      if (width == 4) {
-        int value = buffer.getInt();
-        return orderPreserving ? value ^ Integer.MIN_VALUE : value;
-      }
-      long value = buffer.getLong();
-      return orderPreserving ? value ^ Long.MIN_VALUE : value;
-    });
+    return new FixedInteger(width, offset, orderPreserving, whole);
   }
 
   /** Bytes from an offset, {@code length} of them or all the rest when negative. */
@@ -186,6 +170,43 @@ public final class FieldDecoders {
     @Override
     public Object decode(FieldInput input) {
       return function.apply(input);
+    }
+  }
+
+  /** A fixed-width big-endian integer, 4 or 8 bytes, decoded without boxing when it is encoded. */
+  private record FixedInteger(int width, int offset, boolean orderPreserving, boolean whole)
+      implements IntegerFieldDecoder {
+    @Override
+    public String postgresType() {
+      return width == 4 ? "integer" : "bigint";
+    }
+
+    @Override
+    public String describe() {
+      return (orderPreserving ? "order-preserving " : "") + "int" + (width * 8)
+          + (whole ? "" : " at offset " + offset);
+    }
+
+    @Override
+    public Object decode(FieldInput input) {
+      long value = decodeLong(input);
+      return width == 4 ? Integer.valueOf((int) value) : Long.valueOf(value);
+    }
+
+    @Override
+    public long decodeLong(FieldInput input) {
+      int available = input.length() - offset;
+      if (whole ? available != width : available < width) {
+        throw new IllegalArgumentException("expected " + (whole ? "exactly " : "at least ") + width
+            + " bytes" + (offset > 0 ? " at offset " + offset : "") + " but found " + Math.max(0, available));
+      }
+      ByteBuffer buffer = ByteBuffer.wrap(input.bytes(), input.offset() + offset, width);
+      if (width == 4) {
+        int value = buffer.getInt();
+        return orderPreserving ? value ^ Integer.MIN_VALUE : value;
+      }
+      long value = buffer.getLong();
+      return orderPreserving ? value ^ Long.MIN_VALUE : value;
     }
   }
 

@@ -24,6 +24,8 @@ public final class CopyRowEncoder {
   private final Output output;
   private byte[] buffer = new byte[FLUSH_BYTES + 1024];
   private int length;
+  /** Where the current row starts in the buffer: rows are flushed whole, only at their end. */
+  private int rowStart;
   private boolean rowStarted;
 
   /** Creates an encoder writing to {@code output}, which stays the caller's to end or cancel. */
@@ -54,10 +56,26 @@ public final class CopyRowEncoder {
     }
   }
 
+  /** Appends the next field of the current row: an integer. */
+  public void field(long value) {
+    if (rowStarted) {
+      put((byte) '\t');
+    }
+    rowStarted = true;
+    putLong(value);
+  }
+
+  /** Drops the fields of the current row written so far. */
+  public void discardRow() {
+    length = rowStart;
+    rowStarted = false;
+  }
+
   /** Ends the current row, and writes the buffer to the COPY once it is large. */
   public void endRow() throws SQLException {
     put((byte) '\n');
     rowStarted = false;
+    rowStart = length;
     if (length >= FLUSH_BYTES) {
       flush();
     }
@@ -68,6 +86,7 @@ public final class CopyRowEncoder {
     if (length > 0) {
       output.write(buffer, 0, length);
       length = 0;
+      rowStart = 0;
     }
   }
 

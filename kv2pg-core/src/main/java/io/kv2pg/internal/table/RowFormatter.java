@@ -1,8 +1,10 @@
 package io.kv2pg.internal.table;
 
+import io.kv2pg.ReplicationException;
 import io.kv2pg.internal.change.Change;
 import io.kv2pg.internal.decode.FieldDecoder;
 import io.kv2pg.internal.decode.FieldInput;
+import io.kv2pg.internal.decode.IntegerFieldDecoder;
 import io.kv2pg.internal.decode.JsonFieldPlan;
 import java.util.List;
 
@@ -57,21 +59,40 @@ public final class RowFormatter {
    * @throws io.kv2pg.ReplicationException naming the key and column that cannot be decoded
    */
   public void encode(Change change, CopyRowEncoder row) throws java.sql.SQLException {
-    for (Object value : decode(change)) {
-      row.field(value);
+    try {
+      encodeFields(change, row);
+    } catch (RuntimeException e) {
+      row.discardRow(); // The fields are written as they are decoded: none of a bad row stays.
+      throw e;
     }
     row.endRow();
+  }
+
+  private void encodeFields(Change change, CopyRowEncoder row) {
+    keyInput.reset(change.key(), table.prefixLength());
+    for (TableDefinition.Column column : table.keyColumns()) {
+      if (column.decoder() instanceof IntegerFieldDecoder integer) {
+        row.field(decodeLong(column, integer, keyInput, change, "key"));
+      } else {
+        row.field(decodeKey(column, change));
+      }
+    }
+    valueInput.reset(change.value(), 0);
+    for (TableDefinition.Column column : table.valueColumns()) {
+      if (column.decoder() instanceof IntegerFieldDecoder integer) {
+        row.field(decodeLong(column, integer, valueInput, change, "value"));
+      } else {
+        row.field(decode(column, valueInput, change, "value"));
+      }
+    }
+    row.field(change.key());
   }
 
   private Object[] decode(Change change) {
     int i = 0;
     keyInput.reset(change.key(), table.prefixLength());
     for (TableDefinition.Column column : table.keyColumns()) {
-      Object value = decode(column, keyInput, change, "key");
-      if (value == null) {
-        throw errors.failure(change, "key column \"" + column.name() + "\" decoded to null", null);
-      }
-      values[i++] = value;
+      values[i++] = decodeKey(column, change);
     }
     valueInput.reset(change.value(), 0);
     for (TableDefinition.Column column : table.valueColumns()) {
@@ -81,12 +102,34 @@ public final class RowFormatter {
     return values;
   }
 
+  private Object decodeKey(TableDefinition.Column column, Change change) {
+    Object value = decode(column, keyInput, change, "key");
+    if (value == null) {
+      throw errors.failure(change, "key column \"" + column.name() + "\" decoded to null", null);
+    }
+    return value;
+  }
+
+  private long decodeLong(TableDefinition.Column column, IntegerFieldDecoder decoder, FieldInput input,
+      Change change, String part) {
+    try {
+      return decoder.decodeLong(input);
+    } catch (RuntimeException e) {
+      throw failure(column, change, part, e);
+    }
+  }
+
+  private ReplicationException failure(TableDefinition.Column column, Change change, String part,
+      RuntimeException e) {
+    return errors.failure(change, "column \"" + column.name() + "\" (" + column.decoder().describe()
+        + " of the " + part + ") cannot be decoded: " + e.getMessage(), e);
+  }
+
   private Object decode(TableDefinition.Column column, FieldInput input, Change change, String part) {
     try {
       return column.decoder().decode(input);
     } catch (RuntimeException e) {
-      throw errors.failure(change, "column \"" + column.name() + "\" (" + column.decoder().describe()
-          + " of the " + part + ") cannot be decoded: " + e.getMessage(), e);
+      throw failure(column, change, part, e);
     }
   }
 }

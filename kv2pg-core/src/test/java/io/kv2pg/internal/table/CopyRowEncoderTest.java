@@ -48,6 +48,22 @@ class CopyRowEncoderTest {
   }
 
   @Example
+  void aDiscardedRowLeavesNothingOfItsFields() throws SQLException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    CopyRowEncoder row = new CopyRowEncoder(out::write);
+    row.field(1L);
+    row.endRow();
+    row.field(2L);
+    row.field("half a row");
+    row.discardRow();
+    row.field(3L);
+    row.field("x");
+    row.endRow();
+    row.flush();
+    assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo("1\n3\tx\n");
+  }
+
+  @Example
   void edgeValuesAndRows() throws SQLException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     CopyRowEncoder row = new CopyRowEncoder(out::write);
