@@ -290,6 +290,32 @@ class PartitionedTableTest {
       }
       assertPartitioned(url, "orders", "HASH (id)", 4);
       assertOrdersMatchStore(url, store, "kv2pg's partitions added");
+
+      // Partitions no longer declared: a changed mapping, copied again into the table as it is.
+      TestPostgres.execute(url, "insert into orders (id, customer, kv_key) values (8888, 'stale', '\\x"
+          + HEX.formatHex(key(8888)) + "')");
+      try (RunningReplication running = Replication.builder().postgres(url).source(store.db).name(NAME)
+          .tree(orders(data).build()).build().start()) {
+        Await.caughtUp(running, WAIT, "re-copy of the mapping without partitions");
+      }
+      assertOrdersMatchStore(url, store, "re-copy without partitions declared");
+      assertPartitioned(url, "orders", "HASH (id)", 4);
+    }
+  }
+
+  /** The number of partitions is part of the declaration; an unpartitioned table's is as it was. */
+  @Test
+  void theNumberOfPartitionsIsInTheMappingsFingerprint() throws Exception {
+    try (TestStore store = TestStore.open(dir, "data")) {
+      ColumnFamilyHandle data = store.family("data");
+      String none = orders(data).build().plan(data).fingerprint();
+      String two = orders(data).partitions(2).build().plan(data).fingerprint();
+      String three = orders(data).partitions(3).build().plan(data).fingerprint();
+      assertThat(List.of(none, two, three)).doesNotHaveDuplicates();
+      assertThat(none).doesNotContain("partition")
+          .contains("\"kv_key\" bytea not null unique, primary key (\"id\"))\n");
+      assertThat(two).contains("\"kv_key\" bytea not null, unique (\"kv_key\", \"id\"), primary key (\"id\"))"
+          + " partition by hash (\"id\")\npartitions: 2\n");
     }
   }
 }
