@@ -333,7 +333,7 @@ public final class TreeMapping {
      * declaration: changing it is a changed mapping. A table partitioned by its owner is used
      * without this setting as long as its columns and constraints match.
      *
-     * @param count the number of partitions, 1 to {@value #MAX_PARTITIONS}
+     * @param count the number of partitions, 1 to {@value TreeMapping#MAX_PARTITIONS}
      * @throws IllegalArgumentException if {@code count} is out of that range
      */
     public Builder partitions(int count) {

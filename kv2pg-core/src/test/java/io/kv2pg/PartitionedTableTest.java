@@ -171,6 +171,38 @@ class PartitionedTableTest {
     }
   }
 
+  /** With {@link OnGap#RECOPY}, a write the log does not hold is re-copied into the partitioned table. */
+  @Test
+  void aGapIsRecopiedIntoThePartitionedTable() throws Exception {
+    String url = TestPostgres.newDatabase();
+    try (TestStore store = TestStore.open(dir, "data")) {
+      ColumnFamilyHandle data = store.family("data");
+      for (long id = 0; id < 500; id++) {
+        store.db.put(data, key(id), value(id, "c", (int) id));
+      }
+      Replication replication = Replication.builder().postgres(url).source(store.db).name(NAME)
+          .onGap(OnGap.RECOPY).tree(orders(data).partitions(4).build()).build();
+      try (RunningReplication running = replication.start();
+          WriteOptions withoutWal = new WriteOptions().setDisableWAL(true)) {
+        Await.caughtUp(running, WAIT, "initial copy");
+        try (WriteBatch batch = new WriteBatch()) {
+          batch.put(data, key(7), value(7, "without WAL", 70));
+          batch.delete(data, key(8));
+          store.db.write(withoutWal, batch);
+        }
+        store.db.put(data, key(600), value(600, "after", 6));
+        Await.status(running, WAIT, "the gap re-copied", status -> status.gapsRecopied() == 1);
+        Await.caughtUp(running, WAIT, "re-copy after the gap");
+        assertOrdersMatchStore(url, store, "re-copy after the gap");
+        store.db.put(data, key(601), value(601, "streamed", 7));
+        Await.caughtUp(running, WAIT, "stream after the re-copy");
+        assertOrdersMatchStore(url, store, "stream after the re-copy");
+        assertThat(running.status().failure()).isEmpty();
+      }
+      assertPartitioned(url, "orders", "HASH (id)", 4);
+    }
+  }
+
   /**
    * Without key columns, the table is partitioned by the raw key, its primary key; a changed
    * mapping (a value column added) is copied again into the same partitioned table.
@@ -239,7 +271,7 @@ class PartitionedTableTest {
         assertThat(failure.kind()).isEqualTo(ReplicationException.Kind.CONFIGURATION);
         assertThat(failure.mapping()).hasValue("orders");
         assertThat(failure.getMessage()).isEqualTo("Table orders does not match mapping 'orders':\n"
-            + "  - the table is not partitioned but is declared with 4 partitions by hash (id) (Postgres cannot"
+            + "  - the table is not partitioned but is declared with 4 partitions by HASH (id) (Postgres cannot"
             + " partition an existing table: drop it to let kv2pg create it, or declare no partitions)\n"
             + "Alter the table (or drop it to let kv2pg create it), or change the declaration.");
       }
@@ -300,6 +332,39 @@ class PartitionedTableTest {
       }
       assertOrdersMatchStore(url, store, "re-copy without partitions declared");
       assertPartitioned(url, "orders", "HASH (id)", 4);
+    }
+  }
+
+  /** A table partitioned otherwise than declared: by range, or by hash on another column. */
+  @Test
+  void aTablePartitionedOtherwiseFailsAMappingThatDeclaresPartitions() throws Exception {
+    String url = TestPostgres.newDatabase();
+    TestPostgres.execute(url, "create table orders (id bigint not null, customer text, qty integer,"
+        + " kv_key bytea not null, primary key (id), unique (kv_key, id)) partition by range (id);"
+        + " create table orders_all partition of orders for values from (minvalue) to (maxvalue);"
+        + " create table items (kv_key bytea primary key, v bytea) partition by hash (kv_key);"
+        + " create table items_one partition of items for values with (modulus 1, remainder 0)");
+    try (TestStore store = TestStore.open(dir, "data")) {
+      ColumnFamilyHandle data = store.family("data");
+      store.db.put(data, key(1), value(1, "a", 1));
+      Replication replication = Replication.builder().postgres(url).source(store.db).name(NAME)
+          .tree(orders(data).partitions(2).build()).build();
+      try (RunningReplication running = replication.start()) {
+        ReplicationException failure = Await.failure(running, WAIT);
+        assertThat(failure.kind()).isEqualTo(ReplicationException.Kind.CONFIGURATION);
+        assertThat(failure.getMessage()).isEqualTo("Table orders does not match mapping 'orders':\n"
+            + "  - the table is partitioned by RANGE (id) but is declared partitioned by HASH (id)\n"
+            + "Alter the table (or drop it to let kv2pg create it), or change the declaration.");
+      }
+      Replication items = Replication.builder().postgres(url).source(store.db).name(NAME)
+          .tree(TreeMapping.builder(data).prefix(PREFIX).name("items").table("items").keyColumn("id", Decoders.int64())
+              .valueColumn("v", Decoders.bytes()).partitions(1).build())
+          .build();
+      try (RunningReplication running = items.start()) {
+        ReplicationException failure = Await.failure(running, WAIT);
+        assertThat(failure.getMessage()).contains("\n  - column \"id\" (bigint) is missing",
+            "\n  - the table is partitioned by HASH (kv_key) but is declared partitioned by HASH (id)\n");
+      }
     }
   }
 

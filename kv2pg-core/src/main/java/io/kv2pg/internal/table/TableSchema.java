@@ -9,7 +9,6 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -118,7 +117,7 @@ final class TableSchema {
    * @return the remainders that no partition holds yet, in order
    */
   private List<Integer> checkPartitions(Connection connection, List<String> differences) throws SQLException {
-    String declared = "hash (" + table.partitionColumn() + ")";
+    String declared = "HASH (" + table.partitionColumn() + ")";
     try (PreparedStatement statement = connection.prepareStatement("""
         select p.partstrat, p.partnatts, a.attname, pg_get_partkeydef(p.partrelid)
         from pg_partitioned_table p
@@ -134,7 +133,7 @@ final class TableSchema {
         }
         if (!rows.getString(1).equals("h") || rows.getInt(2) != 1
             || !table.partitionColumn().equals(rows.getString(3))) {
-          differences.add("the table is partitioned by " + rows.getString(4).toLowerCase(Locale.ROOT)
+          differences.add("the table is partitioned by " + rows.getString(4)
               + " but is declared partitioned by " + declared);
           return List.of();
         }
