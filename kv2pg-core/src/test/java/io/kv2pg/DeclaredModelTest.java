@@ -93,6 +93,15 @@ class DeclaredModelTest {
     new Run(kind, seed, dir).run();
   }
 
+  /**
+   * The same model on hash-partitioned tables: by a bigint, an int, a text key column, and by the
+   * raw key column (renamed) of the table without key columns.
+   */
+  @Test
+  void partitionedTables() throws Exception {
+    new Run(StoreKind.PLAIN, 4, dir, 5).run();
+  }
+
   @Test
   void freshSeed() throws Exception {
     String configured = System.getProperty("kv2pg.declared.seed");
@@ -165,43 +174,63 @@ class DeclaredModelTest {
   private static final String LOGS_SELECT = "select name, body, raw, kv_key from logs";
 
   static TreeMapping accountsMapping(ColumnFamilyHandle accounts) {
-    return TreeMapping.builder(accounts)
+    return accountsMapping(accounts, 0);
+  }
+
+  /** The mapping, its table hash-partitioned into {@code partitions} unless that is 0. */
+  static TreeMapping accountsMapping(ColumnFamilyHandle accounts, int partitions) {
+    TreeMapping.Builder builder = TreeMapping.builder(accounts)
         .table("accounts")
         .keyColumn("id", Decoders.int64())
         .valueColumn("owner", Decoders.jsonText("owner"))
         .valueColumn("balance", Decoders.jsonLong("balance"))
         .valueColumn("vip", Decoders.jsonBoolean("flags.vip"))
         .valueColumn("city", Decoders.jsonText("/address/city"))
-        .valueColumn("doc", Decoders.json())
-        .build();
+        .valueColumn("doc", Decoders.json());
+    return partitions > 0 ? builder.partitions(partitions).build() : builder.build();
   }
 
   static TreeMapping eventsMapping(ColumnFamilyHandle events) {
-    return TreeMapping.builder(events)
+    return eventsMapping(events, 0);
+  }
+
+  /** The mapping, its table hash-partitioned into {@code partitions} unless that is 0. */
+  static TreeMapping eventsMapping(ColumnFamilyHandle events, int partitions) {
+    TreeMapping.Builder builder = TreeMapping.builder(events)
         .prefix(EV)
         .table("events")
         .keyColumn("shard", Decoders.int32At(0))
         .keyColumn("name", Decoders.utf8From(4))
-        .valueColumn("payload", Decoders.bytes())
-        .build();
+        .valueColumn("payload", Decoders.bytes());
+    return partitions > 0 ? builder.partitions(partitions).build() : builder.build();
   }
 
   static TreeMapping ewMapping(ColumnFamilyHandle events) {
-    return TreeMapping.builder(events)
+    return ewMapping(events, 0);
+  }
+
+  /** The mapping, its table hash-partitioned into {@code partitions} unless that is 0. */
+  static TreeMapping ewMapping(ColumnFamilyHandle events, int partitions) {
+    TreeMapping.Builder builder = TreeMapping.builder(events)
         .prefix(EW)
         .table("ew_raw")
         .rawKeyColumn("k")
-        .valueColumn("v", Decoders.bytes())
-        .build();
+        .valueColumn("v", Decoders.bytes());
+    return partitions > 0 ? builder.partitions(partitions).build() : builder.build();
   }
 
   static TreeMapping logsMapping(ColumnFamilyHandle logs) {
-    return TreeMapping.builder(logs)
+    return logsMapping(logs, 0);
+  }
+
+  /** The mapping, its table hash-partitioned into {@code partitions} unless that is 0. */
+  static TreeMapping logsMapping(ColumnFamilyHandle logs, int partitions) {
+    TreeMapping.Builder builder = TreeMapping.builder(logs)
         .table("logs")
         .keyColumn("name", Decoders.utf8())
         .valueColumn("body", Decoders.utf8())
-        .valueColumn("raw", Decoders.bytes())
-        .build();
+        .valueColumn("raw", Decoders.bytes());
+    return partitions > 0 ? builder.partitions(partitions).build() : builder.build();
   }
 
   static String renderEvent(byte[][] entry) {
@@ -247,6 +276,7 @@ class DeclaredModelTest {
 
   private static final class Run {
     private final StoreKind kind;
+    private final int partitions;
     private final long seed;
     private final Path dir;
     private final Random random;
@@ -280,6 +310,12 @@ class DeclaredModelTest {
     private final AtomicLong stepsWhileCopying = new AtomicLong();
 
     Run(StoreKind kind, long seed, Path dir) {
+      this(kind, seed, dir, 0);
+    }
+
+    /** A run whose tables are hash-partitioned into {@code partitions}, unless that is 0. */
+    Run(StoreKind kind, long seed, Path dir, int partitions) {
+      this.partitions = partitions;
       this.kind = kind;
       this.seed = seed;
       this.dir = dir;
@@ -316,6 +352,13 @@ class DeclaredModelTest {
             running.stop(); // never close the store under a running replication: the JVM would crash
           }
         }
+      }
+      if (partitions > 0) {
+        assertThat(TestPostgres.query(url, "select partrelid::regclass::text, pg_get_partkeydef(partrelid),"
+            + " (select count(*) from pg_inherits where inhparent = partrelid) from pg_partitioned_table"
+            + " order by 1")).as(context("partitioned tables")).containsExactly(
+                List.of("accounts", "HASH (id)", (long) partitions), List.of("events", "HASH (shard)", (long) partitions),
+                List.of("ew_raw", "HASH (k)", (long) partitions), List.of("logs", "HASH (name)", (long) partitions));
       }
     }
 
@@ -445,10 +488,10 @@ class DeclaredModelTest {
 
     Replication replication(RocksDB source) {
       return Replication.builder().postgres(url).source(source).name(NAME).copyChunkRows(20_000)
-          .tree(accountsMapping(accounts))
-          .tree(eventsMapping(events))
-          .tree(ewMapping(events))
-          .tree(logsMapping(logs))
+          .tree(accountsMapping(accounts, partitions))
+          .tree(eventsMapping(events, partitions))
+          .tree(ewMapping(events, partitions))
+          .tree(logsMapping(logs, partitions))
           .build();
     }
 
