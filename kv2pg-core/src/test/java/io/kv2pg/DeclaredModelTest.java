@@ -58,7 +58,8 @@ import org.rocksdb.WriteOptions;
  * range deletes on a TransactionDB, so that store gets none) and on an {@link
  * OptimisticTransactionDB} (transactions, plus range deletes through its base database, since it
  * refuses them itself; the replication reads the OptimisticTransactionDB itself, as the builder
- * refuses {@code getBaseDB()}, a handle that does not own the database).
+ * refuses {@code getBaseDB()}, a handle that does not own the database). On a plain store it also
+ * runs with every table hash-partitioned ({@link TreeMapping.Builder#partitions(int)}).
  *
  * <p>Every run is driven by a seed, printed and repeated in every assertion message: rerun a
  * failure with {@code -Dkv2pg.declared.seed=<seed> -Dkv2pg.declared.store=<PLAIN|TRANSACTION_DB|
