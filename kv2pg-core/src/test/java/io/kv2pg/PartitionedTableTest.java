@@ -368,6 +368,39 @@ class PartitionedTableTest {
     }
   }
 
+  /** Names that need quoting: the schema, the table, its partitions and the partition column. */
+  @Test
+  void quotedNamesArePartitionedToo() throws Exception {
+    String url = TestPostgres.newDatabase();
+    try (TestStore store = TestStore.open(dir, "data")) {
+      ColumnFamilyHandle data = store.family("data");
+      for (long id = 0; id < 50; id++) {
+        store.db.put(data, key(id), value(id, "c", (int) id));
+      }
+      Replication replication = Replication.builder().postgres(url).source(store.db).name(NAME)
+          .tree(TreeMapping.builder(data).prefix(PREFIX).name("orders").table("Shop \"EU\"", "Orders.v2")
+              .keyColumn("Order Id", Decoders.int64()).valueColumn("qty", Decoders.jsonInt("qty"))
+              .partitions(3).build())
+          .build();
+      try (RunningReplication running = replication.start()) {
+        Await.caughtUp(running, WAIT, "copy");
+        store.db.put(data, key(7), value(7, "c", 700));
+        store.db.delete(data, key(8));
+        Await.caughtUp(running, WAIT, "stream");
+      }
+      String table = "\"Shop \"\"EU\"\"\".\"Orders.v2\"";
+      TableDiff.assertSameRows("quoted names", table,
+          TableDiff.storeRows(store, "data", PREFIX, entry -> ByteBuffer.wrap(entry[0], PREFIX.length, 8).getLong()
+              + "|" + new String(entry[1], StandardCharsets.UTF_8).replaceAll(".*\"qty\":(-?\\d+).*", "$1")),
+          TableDiff.tableRows(url, "select \"Order Id\", qty from " + table));
+      assertThat(TestPostgres.query(url, "select c.relname, pg_get_partkeydef(i.inhparent) from pg_inherits i"
+          + " join pg_class c on c.oid = i.inhrelid where i.inhparent = '" + table.replace("'", "''")
+          + "'::regclass order by 1")).containsExactly(List.of("Orders.v2_p0", "HASH (\"Order Id\")"),
+              List.of("Orders.v2_p1", "HASH (\"Order Id\")"), List.of("Orders.v2_p2", "HASH (\"Order Id\")"));
+      assertThat(Verification.of(replication).run().isClean()).isTrue();
+    }
+  }
+
   /** The number of partitions is part of the declaration; an unpartitioned table's is as it was. */
   @Test
   void theNumberOfPartitionsIsInTheMappingsFingerprint() throws Exception {
