@@ -24,6 +24,9 @@ import org.rocksdb.RocksDBException;
  * #builder(ColumnFamilyHandle)} or, naming the column family, {@link #builder(String)}.
  */
 public final class TreeMapping {
+  /** The most partitions {@link Builder#partitions(int)} takes. */
+  public static final int MAX_PARTITIONS = 1024;
+
   /** The handle given to the builder, or {@code null} for a mapping that names its column family. */
   private final ColumnFamilyHandle columnFamily;
   private final String treeName;
@@ -48,7 +51,7 @@ public final class TreeMapping {
     List<String> createCommands = List.copyOf(builder.createCommands);
     if (builder.table != null) {
       TableDefinition definition = new TableDefinition(builder.schema, builder.table, List.copyOf(builder.keyColumns),
-          List.copyOf(builder.valueColumns), builder.rawKeyColumn, prefix.length);
+          List.copyOf(builder.valueColumns), builder.rawKeyColumn, prefix.length, builder.partitions);
       this.planMaker = handle -> new DeclaredMappingPlan(name, treeName, handle, prefix, definition, createCommands);
     } else {
       PreparedSql insert = builder.insert;
@@ -157,6 +160,7 @@ public final class TreeMapping {
     private final List<TableDefinition.Column> valueColumns = new ArrayList<>();
     private final Set<String> columnNames = new HashSet<>();
     private String rawKeyColumn = "kv_key";
+    private int partitions;
 
     private Builder(ColumnFamilyHandle columnFamily, String columnFamilyName) {
       this.columnFamily = columnFamily;
@@ -311,6 +315,35 @@ public final class TreeMapping {
       return this;
     }
 
+    /**
+     * Creates the declared table hash-partitioned into {@code count} partitions (default: not
+     * partitioned). The table is {@code partition by hash} on its first key column, or on the raw
+     * key column when there are no key columns; kv2pg creates partitions {@code <table>_p0} to
+     * {@code <table>_p<count-1>} in the table's schema, {@code for values with (modulus count,
+     * remainder i)}. Every constraint kv2pg declares includes the partition column, as Postgres
+     * requires of a partitioned table: the primary key (the key columns) does, and the raw key's
+     * uniqueness becomes {@code unique (raw key column, first key column)}, as strict since the key
+     * columns are decoded from the raw key. The same column suits a Citus distribution column (see
+     * docs/SCALING.md).
+     *
+     * <p>At every start an existing table must be hash-partitioned on that column with partitions
+     * of this modulus, else the start fails with a {@link ReplicationException.Kind#CONFIGURATION}
+     * error (Postgres cannot partition an existing table, nor change a modulus in place: drop the
+     * table to let kv2pg create it); missing partitions are created. The count is part of the
+     * declaration: changing it is a changed mapping. A table partitioned by its owner is used
+     * without this setting as long as its columns and constraints match.
+     *
+     * @param count the number of partitions, 1 to {@value TreeMapping#MAX_PARTITIONS}
+     * @throws IllegalArgumentException if {@code count} is out of that range
+     */
+    public Builder partitions(int count) {
+      if (count < 1 || count > MAX_PARTITIONS) {
+        throw new IllegalArgumentException("partitions must be 1 to " + MAX_PARTITIONS + " but was " + count);
+      }
+      this.partitions = count;
+      return this;
+    }
+
     private TableDefinition.Column column(String property, String name, ColumnDecoder decoder) {
       Objects.requireNonNull(name, property + " name must not be null");
       Objects.requireNonNull(decoder, property + " decoder must not be null");
@@ -343,7 +376,8 @@ public final class TreeMapping {
      * Returns the mapping.
      *
      * @throws IllegalStateException if the insert or the remove statement is missing, or the column
-     *     family handle is closed
+     *     family handle is closed; if partitions are given without a table, or the partitions'
+     *     names would be longer than PostgreSQL's 63 bytes
      */
     public TreeMapping build() {
       if (table != null) {
@@ -355,6 +389,14 @@ public final class TreeMapping {
           throw new IllegalStateException("rawKeyColumn '" + rawKeyColumn + "' is also declared as a"
               + " key or value column; name it differently with rawKeyColumn(...)");
         }
+        // Postgres truncates longer names, and "if not exists" would then skip the later partitions.
+        String lastPartition = table + "_p" + (partitions - 1);
+        if (partitions > 0 && lastPartition.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 63) {
+          throw new IllegalStateException("partitions: the partition name '" + lastPartition + "' is longer"
+              + " than PostgreSQL's 63 bytes; give the table a shorter name");
+        }
+      } else if (partitions > 0) {
+        throw new IllegalStateException("partitions need table(name)");
       } else {
         if (!keyColumns.isEmpty() || !valueColumns.isEmpty()) {
           throw new IllegalStateException("keyColumn and valueColumn need table(name)");

@@ -266,6 +266,28 @@ class BuilderValidationTest {
   }
 
   @Test
+  void partitionsMustBeInRangeOnADeclaredTableWithNamesPostgresKeeps() {
+    for (int count : new int[] {0, -1, TreeMapping.MAX_PARTITIONS + 1}) {
+      assertThatThrownBy(() -> TreeMapping.builder(tree).partitions(count))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage("partitions must be 1 to 1024 but was " + count);
+    }
+    assertThatThrownBy(() -> TreeMapping.builder(tree).partitions(4).insert(INSERT_SQL, INSERT)
+        .remove(REMOVE_SQL, REMOVE).build())
+        .isInstanceOf(IllegalStateException.class).hasMessage("partitions need table(name)");
+    String longest = "t".repeat(63 - "_p1023".length());
+    assertThat(TreeMapping.builder(tree).table(longest).keyColumn("k", Decoders.int64())
+        .partitions(TreeMapping.MAX_PARTITIONS).build().isDeclaredTable()).isTrue();
+    assertThatThrownBy(() -> TreeMapping.builder(tree).table("shop", longest + "x").keyColumn("k", Decoders.int64())
+        .partitions(TreeMapping.MAX_PARTITIONS).build())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("partitions: the partition name '" + longest + "x_p1023' is longer than PostgreSQL's 63 bytes;"
+            + " give the table a shorter name");
+    assertThat(TreeMapping.builder(tree).table(longest + "x").keyColumn("k", Decoders.int64()).partitions(10)
+        .build().isDeclaredTable()).as("_p9 fits").isTrue();
+  }
+
+  @Test
   void mappingNameMustNotBeNullOrBlank() {
     assertThatThrownBy(() -> TreeMapping.builder(tree).name(null))
         .isInstanceOf(NullPointerException.class)

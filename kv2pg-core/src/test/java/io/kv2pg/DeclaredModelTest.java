@@ -58,7 +58,8 @@ import org.rocksdb.WriteOptions;
  * range deletes on a TransactionDB, so that store gets none) and on an {@link
  * OptimisticTransactionDB} (transactions, plus range deletes through its base database, since it
  * refuses them itself; the replication reads the OptimisticTransactionDB itself, as the builder
- * refuses {@code getBaseDB()}, a handle that does not own the database).
+ * refuses {@code getBaseDB()}, a handle that does not own the database). On a plain store it also
+ * runs with every table hash-partitioned ({@link TreeMapping.Builder#partitions(int)}).
  *
  * <p>Every run is driven by a seed, printed and repeated in every assertion message: rerun a
  * failure with {@code -Dkv2pg.declared.seed=<seed> -Dkv2pg.declared.store=<PLAIN|TRANSACTION_DB|
@@ -91,6 +92,15 @@ class DeclaredModelTest {
   @CsvSource({"PLAIN, 1", "PLAIN, 8164093352261", "TRANSACTION_DB, 2", "OPTIMISTIC_TRANSACTION_DB, 3"})
   void fixedSeed(StoreKind kind, long seed) throws Exception {
     new Run(kind, seed, dir).run();
+  }
+
+  /**
+   * The same model on hash-partitioned tables: by a bigint, an int, a text key column, and by the
+   * raw key column (renamed) of the table without key columns.
+   */
+  @Test
+  void partitionedTables() throws Exception {
+    new Run(StoreKind.PLAIN, 4, dir, 5).run();
   }
 
   @Test
@@ -165,43 +175,63 @@ class DeclaredModelTest {
   private static final String LOGS_SELECT = "select name, body, raw, kv_key from logs";
 
   static TreeMapping accountsMapping(ColumnFamilyHandle accounts) {
-    return TreeMapping.builder(accounts)
+    return accountsMapping(accounts, 0);
+  }
+
+  /** The mapping, its table hash-partitioned into {@code partitions} unless that is 0. */
+  static TreeMapping accountsMapping(ColumnFamilyHandle accounts, int partitions) {
+    TreeMapping.Builder builder = TreeMapping.builder(accounts)
         .table("accounts")
         .keyColumn("id", Decoders.int64())
         .valueColumn("owner", Decoders.jsonText("owner"))
         .valueColumn("balance", Decoders.jsonLong("balance"))
         .valueColumn("vip", Decoders.jsonBoolean("flags.vip"))
         .valueColumn("city", Decoders.jsonText("/address/city"))
-        .valueColumn("doc", Decoders.json())
-        .build();
+        .valueColumn("doc", Decoders.json());
+    return partitions > 0 ? builder.partitions(partitions).build() : builder.build();
   }
 
   static TreeMapping eventsMapping(ColumnFamilyHandle events) {
-    return TreeMapping.builder(events)
+    return eventsMapping(events, 0);
+  }
+
+  /** The mapping, its table hash-partitioned into {@code partitions} unless that is 0. */
+  static TreeMapping eventsMapping(ColumnFamilyHandle events, int partitions) {
+    TreeMapping.Builder builder = TreeMapping.builder(events)
         .prefix(EV)
         .table("events")
         .keyColumn("shard", Decoders.int32At(0))
         .keyColumn("name", Decoders.utf8From(4))
-        .valueColumn("payload", Decoders.bytes())
-        .build();
+        .valueColumn("payload", Decoders.bytes());
+    return partitions > 0 ? builder.partitions(partitions).build() : builder.build();
   }
 
   static TreeMapping ewMapping(ColumnFamilyHandle events) {
-    return TreeMapping.builder(events)
+    return ewMapping(events, 0);
+  }
+
+  /** The mapping, its table hash-partitioned into {@code partitions} unless that is 0. */
+  static TreeMapping ewMapping(ColumnFamilyHandle events, int partitions) {
+    TreeMapping.Builder builder = TreeMapping.builder(events)
         .prefix(EW)
         .table("ew_raw")
         .rawKeyColumn("k")
-        .valueColumn("v", Decoders.bytes())
-        .build();
+        .valueColumn("v", Decoders.bytes());
+    return partitions > 0 ? builder.partitions(partitions).build() : builder.build();
   }
 
   static TreeMapping logsMapping(ColumnFamilyHandle logs) {
-    return TreeMapping.builder(logs)
+    return logsMapping(logs, 0);
+  }
+
+  /** The mapping, its table hash-partitioned into {@code partitions} unless that is 0. */
+  static TreeMapping logsMapping(ColumnFamilyHandle logs, int partitions) {
+    TreeMapping.Builder builder = TreeMapping.builder(logs)
         .table("logs")
         .keyColumn("name", Decoders.utf8())
         .valueColumn("body", Decoders.utf8())
-        .valueColumn("raw", Decoders.bytes())
-        .build();
+        .valueColumn("raw", Decoders.bytes());
+    return partitions > 0 ? builder.partitions(partitions).build() : builder.build();
   }
 
   static String renderEvent(byte[][] entry) {
@@ -247,6 +277,7 @@ class DeclaredModelTest {
 
   private static final class Run {
     private final StoreKind kind;
+    private final int partitions;
     private final long seed;
     private final Path dir;
     private final Random random;
@@ -280,6 +311,12 @@ class DeclaredModelTest {
     private final AtomicLong stepsWhileCopying = new AtomicLong();
 
     Run(StoreKind kind, long seed, Path dir) {
+      this(kind, seed, dir, 0);
+    }
+
+    /** A run whose tables are hash-partitioned into {@code partitions}, unless that is 0. */
+    Run(StoreKind kind, long seed, Path dir, int partitions) {
+      this.partitions = partitions;
       this.kind = kind;
       this.seed = seed;
       this.dir = dir;
@@ -316,6 +353,13 @@ class DeclaredModelTest {
             running.stop(); // never close the store under a running replication: the JVM would crash
           }
         }
+      }
+      if (partitions > 0) {
+        assertThat(TestPostgres.query(url, "select partrelid::regclass::text, pg_get_partkeydef(partrelid),"
+            + " (select count(*) from pg_inherits where inhparent = partrelid) from pg_partitioned_table"
+            + " order by 1")).as(context("partitioned tables")).containsExactly(
+                List.of("accounts", "HASH (id)", (long) partitions), List.of("events", "HASH (shard)", (long) partitions),
+                List.of("ew_raw", "HASH (k)", (long) partitions), List.of("logs", "HASH (name)", (long) partitions));
       }
     }
 
@@ -445,10 +489,10 @@ class DeclaredModelTest {
 
     Replication replication(RocksDB source) {
       return Replication.builder().postgres(url).source(source).name(NAME).copyChunkRows(20_000)
-          .tree(accountsMapping(accounts))
-          .tree(eventsMapping(events))
-          .tree(ewMapping(events))
-          .tree(logsMapping(logs))
+          .tree(accountsMapping(accounts, partitions))
+          .tree(eventsMapping(events, partitions))
+          .tree(ewMapping(events, partitions))
+          .tree(logsMapping(logs, partitions))
           .build();
     }
 

@@ -5,6 +5,7 @@ import io.kv2pg.Decoders;
 import io.kv2pg.OnDataError;
 import io.kv2pg.OnGap;
 import io.kv2pg.Replication;
+import io.kv2pg.TreeMapping;
 import io.kv2pg.internal.postgres.PostgresConnector;
 import java.io.IOException;
 import java.io.Reader;
@@ -245,7 +246,7 @@ final class ConfigLoader {
 
   private TableConfig table(Node node, String field) {
     Fields table = fields(node, field, Set.of("name", "column-family", "prefix", "prefix-hex", "table",
-        "raw-key-column", "key", "values", "create-commands"));
+        "raw-key-column", "key", "values", "create-commands", "partitions"));
     String name = table.has("name") ? string(table.get("name"), field + ".name") : null;
     Node familyNode = table.required("column-family");
     String family = string(familyNode, field + ".column-family");
@@ -286,7 +287,15 @@ final class ConfigLoader {
           + " column and the raw key column; set raw-key-column to another name");
     }
     String create = table.has("create-commands") ? string(table.get("create-commands"), field + ".create-commands") : null;
-    return new TableConfig(name, family, line(familyNode), prefix, tableName, rawKey, keys, values, create);
+    int partitions = table.has("partitions")
+        ? inRange(table.get("partitions"), field + ".partitions", 1, TreeMapping.MAX_PARTITIONS) : 0;
+    String lastPartition = parts[parts.length - 1] + "_p" + (partitions - 1);
+    if (partitions > 0 && lastPartition.getBytes(StandardCharsets.UTF_8).length > 63) {
+      throw error(table.get("partitions"), field + ".partitions", "the partition name '" + lastPartition
+          + "' is longer than PostgreSQL's 63 bytes; give the table a shorter name");
+    }
+    return new TableConfig(name, family, line(familyNode), prefix, tableName, rawKey, keys, values, create,
+        partitions);
   }
 
   private List<TableConfig.Column> columns(Node node, String field, Set<String> names) {
@@ -482,6 +491,19 @@ final class ConfigLoader {
       // reported below
     }
     throw error(node, field, "must be a whole number, 0 or more, but was '" + value + "'");
+  }
+
+  private int inRange(Node node, String field, int min, int max) {
+    String value = text(node, field);
+    try {
+      int number = Integer.parseInt(value.trim());
+      if (number >= min && number <= max) {
+        return number;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw error(node, field, "must be a whole number from " + min + " to " + max + ", but was '" + value + "'");
   }
 
   private Path path(Node node, String field) {

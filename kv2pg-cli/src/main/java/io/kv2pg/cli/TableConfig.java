@@ -17,9 +17,11 @@ import org.rocksdb.ColumnFamilyHandle;
  * @param keyColumns the key columns, in order
  * @param valueColumns the value columns, in order
  * @param createCommands SQL run after the table is created, or {@code null}
+ * @param partitions the number of hash partitions, or 0 for an unpartitioned table
  */
 record TableConfig(String name, String columnFamily, int columnFamilyLine, byte[] prefix, String table,
-    String rawKeyColumn, List<Column> keyColumns, List<Column> valueColumns, String createCommands) {
+    String rawKeyColumn, List<Column> keyColumns, List<Column> valueColumns, String createCommands,
+    int partitions) {
 
   /** A column and its decoder. */
   record Column(String name, ColumnDecoder decoder) {}
@@ -57,6 +59,9 @@ record TableConfig(String name, String columnFamily, int columnFamilyLine, byte[
     valueColumns.forEach(column -> builder.valueColumn(column.name(), column.decoder()));
     if (createCommands != null) {
       builder.createCommands(createCommands);
+    }
+    if (partitions > 0) {
+      builder.partitions(partitions);
     }
     return builder.build();
   }

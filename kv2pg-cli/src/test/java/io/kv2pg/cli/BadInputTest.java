@@ -104,6 +104,29 @@ class BadInputTest {
     assertThat(TestPostgres.query(url, "select id, name from fresh.users")).containsExactly(List.of(1L, "a"));
   }
 
+  /** {@code partitions}: a table created hash-partitioned; a count out of range or too long a name is refused. */
+  @Test
+  void partitionsCreateAPartitionedTableAndTakeOnlyACountInRange() throws Exception {
+    for (String bad : List.of("0", "1025", "many", "-3")) {
+      assertOneLineError(sync(valid().replace("    table: users", "    table: users\n    partitions: " + bad)),
+          "line 9", "field tables[0].partitions", "must be a whole number from 1 to 1024, but was '" + bad + "'");
+    }
+    String longName = "u".repeat(61);
+    assertOneLineError(sync(valid().replace("    table: users", "    table: " + longName + "\n    partitions: 10")),
+        "line 9", "field tables[0].partitions", "the partition name '" + longName + "_p9' is longer than"
+            + " PostgreSQL's 63 bytes");
+    assertThat(TestPostgres.query(url, "select count(*) from pg_class where relname = '" + longName + "'"))
+        .containsExactly(List.of(0L));
+
+    CliRun.Result result = sync(valid().replace("    table: users", "    table: users\n    partitions: 4"));
+    assertThat(result.exitCode()).as(result.toString()).isZero();
+    assertThat(TestPostgres.query(url, "select id, name from users")).containsExactly(List.of(1L, "a"));
+    assertThat(TestPostgres.query(url, "select pg_get_partkeydef(partrelid) from pg_partitioned_table"
+        + " where partrelid = 'users'::regclass")).containsExactly(List.of("HASH (id)"));
+    assertThat(TestPostgres.query(url, "select count(*) from pg_inherits where inhparent = 'users'::regclass"))
+        .containsExactly(List.of(4L));
+  }
+
   @Test
   void missingTopLevelSection() throws Exception {
     CliRun.Result result = sync(valid().replace("rocksdb:\n  path: store\n", ""));

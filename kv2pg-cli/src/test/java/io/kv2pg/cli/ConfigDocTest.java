@@ -44,6 +44,7 @@ class ConfigDocTest {
     assertThat(parsed.onGap()).isEqualTo(io.kv2pg.OnGap.RECOPY);
     assertThat(parsed.tables()).extracting(TableConfig::table).containsExactly("shop.customers", "shop.orders",
         "shop.order_lines", "shop.clicks", "shop.binary_events");
+    assertThat(parsed.tables()).extracting(TableConfig::partitions).containsExactly(0, 0, 0, 8, 0);
 
     try (TestStore store = TestStore.open(dir.resolve("store"), "customers", "orders", "order_lines", "events")) {
       store.db.put(store.family("customers"), ByteBuffer.allocate(8).putLong(1).array(),
@@ -66,6 +67,8 @@ class ConfigDocTest {
         .containsExactly(List.of(10L, 1, "cup", 2, "6.25"));
     assertThat(TestPostgres.query(url, "select at, url from shop.clicks"))
         .containsExactly(List.of(5L, "https://example.com"));
+    assertThat(TestPostgres.query(url, "select pg_get_partkeydef(partrelid), (select count(*) from pg_inherits"
+        + " where inhparent = partrelid) from pg_partitioned_table")).containsExactly(List.of("HASH (at)", 8L));
     assertThat(TestPostgres.query(url, "select encode(raw_key, 'hex'), encode(payload, 'hex') from shop.binary_events"))
         .containsExactly(List.of("ff0001", "07"));
     assertThat(TestPostgres.query(url, "select conname from pg_constraint where conname = 'orders_customer_fk'"))

@@ -25,10 +25,16 @@ public final class DeclaredMappingPlan extends MappingPlan {
     return new DeclaredTableWriter(name(), treeName(), definition, prefix(), index, createCommands);
   }
 
-  /** The table's DDL and how each column is decoded: a changed decoder changes the mapping. */
+  /**
+   * The table's DDL, its partitions and how each column is decoded: a changed decoder or number of
+   * partitions changes the mapping.
+   */
   @Override
   String target() {
     StringBuilder target = new StringBuilder(definition.createSql());
+    if (definition.partitioned()) {
+      target.append("\npartitions: ").append(definition.partitions());
+    }
     for (TableDefinition.Column column : definition.keyColumns()) {
       target.append('\n').append(column.name()).append(": ").append(column.decoder().describe());
     }
