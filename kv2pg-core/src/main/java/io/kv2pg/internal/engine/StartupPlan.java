@@ -79,12 +79,16 @@ final class StartupPlan {
     }
   }
 
-  /** Creates or checks each mapping's table. */
+  /**
+   * Creates or checks each mapping's table, one at a time across runners: the replications of
+   * several stores that write one table start at once.
+   */
   static void prepareTables(PostgresSession session, List<TableWriter> writers)
       throws SQLException, PostgresSession.Abandoned {
     for (TableWriter writer : writers) {
       session.run((connection, retry) -> {
         try {
+          CheckpointStore.serializeTableCreation(connection);
           writer.prepare(connection);
           connection.commit();
         } catch (SQLException e) {
