@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * of is probed when its copy starts ({@link InitialCopy.TableHoldsRows}), and planned again as a
  * re-copy if it holds rows; a statement mapping kv2pg has no record of is assumed to write an
  * empty table. Every mapping of the run that writes the same declared table as a re-copied one is
- * re-copied too, since the table is cleared whole.
+ * re-copied too, since the table is cleared whole; unless the re-copied mapping has a key range
+ * (fan-in: several stores write the table), whose clear and probe touch only the rows in its range.
  */
 final class StartupPlan {
   private static final Logger LOG = LoggerFactory.getLogger(StartupPlan.class);
@@ -161,9 +162,10 @@ final class StartupPlan {
         }
         connection.commit();
         // A declared table is cleared whole: every mapping of the run that writes it is copied again.
+        // One with a key range clears only its range, which no other mapping of the table owns.
         Set<String> clearedTables = new HashSet<>();
         for (int i : recopies) {
-          if (writers.get(i).knownTable() != null) {
+          if (writers.get(i).knownTable() != null && writers.get(i).clearsWholeTable()) {
             clearedTables.add(writers.get(i).knownTable());
           }
         }
