@@ -258,6 +258,35 @@ class FanInTest {
     }
   }
 
+  /** A changed key range is a changed mapping: copied again, replacing only the rows in the new range. */
+  @Test
+  void aChangedKeyRangeCopiesTheMappingAgain() throws Exception {
+    String url = TestPostgres.newDatabase();
+    try (TestStore store = TestStore.open(dir, "data")) {
+      ColumnFamilyHandle data = store.family("data");
+      for (int n = 0; n < 50; n++) {
+        store.db.put(data, key(0, n), CrashChild.value(n + 1, "v" + n));
+      }
+      TreeMapping narrow = TreeMapping.builder(data).table("items").keyColumn("key", Decoders.utf8())
+          .valueColumn("version", Decoders.int64At(0)).valueColumn("payload", Decoders.utf8From(8))
+          .keyRange(key(0, 0), key(0, 100)).build();
+      try (RunningReplication running = replication(url, store, 0, narrow).start()) {
+        Await.caughtUp(running, TIMEOUT, "first copy");
+      }
+      TestPostgres.execute(url, "insert into items (key, version, payload, kv_key)"
+          + " values ('s1:k00001', 1, 'another store''s', 's1:k00001'::bytea);"
+          + " update items set payload = 'stale' where key = 's0:k00002'");
+      try (RunningReplication running = replication(url, store, 0, items(data, 0)).start()) {
+        Await.caughtUp(running, TIMEOUT, "after the key range changed");
+      }
+      List<String> expected = new ArrayList<>(TableDiff.storeRows(store, "data", new byte[0], FanInTest::item));
+      expected.add("s1:k00001|1|another store's");
+      expected.sort(null);
+      TableDiff.assertSameRows("re-copied for its new key range", "items", expected,
+          TableDiff.tableRows(url, "select key, version, payload from items"));
+    }
+  }
+
   @Test
   void putOutsideTheKeyRangeFailsNamingTreeKeySequenceAndWhatToDo() throws Exception {
     String url = TestPostgres.newDatabase();
