@@ -17,15 +17,20 @@ import org.rocksdb.ColumnFamilyHandle;
  * @param keyColumns the key columns, in order
  * @param valueColumns the value columns, in order
  * @param createCommands SQL run after the table is created, or {@code null}
+ * @param keyFrom the first key of the mapping's key range ({@code key-range}), or {@code null} for none
+ * @param keyUntil the end of the key range (exclusive), or {@code null} for the end of the prefix
  */
 record TableConfig(String name, String columnFamily, int columnFamilyLine, byte[] prefix, String table,
-    String rawKeyColumn, List<Column> keyColumns, List<Column> valueColumns, String createCommands) {
+    String rawKeyColumn, List<Column> keyColumns, List<Column> valueColumns, String createCommands,
+    byte[] keyFrom, byte[] keyUntil) {
 
   /** A column and its decoder. */
   record Column(String name, ColumnDecoder decoder) {}
 
   TableConfig {
     prefix = prefix.clone();
+    keyFrom = keyFrom == null ? null : keyFrom.clone();
+    keyUntil = keyUntil == null ? null : keyUntil.clone();
     keyColumns = List.copyOf(keyColumns);
     valueColumns = List.copyOf(valueColumns);
   }
@@ -57,6 +62,9 @@ record TableConfig(String name, String columnFamily, int columnFamilyLine, byte[
     valueColumns.forEach(column -> builder.valueColumn(column.name(), column.decoder()));
     if (createCommands != null) {
       builder.createCommands(createCommands);
+    }
+    if (keyFrom != null) {
+      builder.keyRange(keyFrom, keyUntil);
     }
     return builder.build();
   }
