@@ -327,6 +327,30 @@ class FanInTest {
     }
   }
 
+  /** With dead letters on, a put outside the range, in the copy or the stream, is set aside. */
+  @Test
+  void putOutsideTheKeyRangeIsADeadLetterWhenAsked() throws Exception {
+    String url = TestPostgres.newDatabase();
+    try (TestStore store = TestStore.open(dir, "data")) {
+      ColumnFamilyHandle data = store.family("data");
+      store.db.put(data, key(2, 1), CrashChild.value(1, "mine"));
+      store.db.put(data, key(3, 1), CrashChild.value(2, "copied, the next store's"));
+      Replication replication = Replication.builder().postgres(url).source(store.db).name("fanin-2")
+          .onDataError(OnDataError.DEAD_LETTER).tree(items(data, 2)).build();
+      try (RunningReplication running = replication.start()) {
+        Await.caughtUp(running, TIMEOUT, "first copy");
+        store.db.put(data, key(1, 5), CrashChild.value(3, "streamed, another store's"));
+        store.db.put(data, key(2, 2), CrashChild.value(4, "mine too"));
+        Await.caughtUp(running, TIMEOUT, "stream");
+        assertThat(running.status().deadLetters()).isEqualTo(2);
+      }
+      assertThat(ReplicationRecords.of(url).deadLetters("fanin-2")).extracting(DeadLetter::keyHex)
+          .containsExactlyInAnyOrder(HexFormat.of().formatHex(key(3, 1)), HexFormat.of().formatHex(key(1, 5)));
+      assertThat(TestPostgres.query(url, "select key from items order by key"))
+          .containsExactly(List.of("s2:k00001"), List.of("s2:k00002"));
+    }
+  }
+
   /** Customers and their orders, each with a version for the double-apply trigger. */
   static TreeMapping customers(ColumnFamilyHandle family, int shard) {
     return TreeMapping.builder(family).table("customers")
