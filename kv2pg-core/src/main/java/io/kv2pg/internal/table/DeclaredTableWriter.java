@@ -125,8 +125,8 @@ public final class DeclaredTableWriter implements TableWriter {
   }
 
   /**
-   * Returns whether the mapping has a key range, so that it owns only the rows in it and its
-   * {@link #clear} leaves the table's other rows alone.
+   * Returns {@code false} for a mapping with a key range: it owns only the rows in the range, and
+   * its {@link #clear} leaves the table's other rows alone.
    */
   @Override
   public boolean clearsWholeTable() {
@@ -137,7 +137,7 @@ public final class DeclaredTableWriter implements TableWriter {
    * Returns the error for a put of a key outside the mapping's key range, or {@code null} if the
    * mapping owns the key.
    */
-  public ReplicationException outsideRange(Change change) {
+  private ReplicationException outsideRange(Change change) {
     if (!ranged || owns(change.key())) {
       return null;
     }
