@@ -33,6 +33,11 @@ import java.util.Optional;
  * @param commits transactions committed by this run (copy chunks included)
  * @param retries attempts that Postgres failed in a way that kv2pg retries (lost connection,
  *     restart, serialization failure, deadlock, a limit), counted by this run
+ * @param deadlocks the attempts among {@code retries} that Postgres ended as a deadlock (SQLSTATE
+ *     40P01): a transaction of this run and another one (another replication writing the same
+ *     table, a repair, the application) each waited for a row the other had locked. kv2pg writes
+ *     the rows of each statement in key order, so its own transactions do not deadlock with each
+ *     other; a count that keeps growing points at another writer that locks rows in another order
  * @param deadLetters changes set aside by this run because of their data
  * @param stalled whether the replication is behind and has committed nothing for longer than
  *     {@link Replication.Builder#stallAfter(java.time.Duration)}; {@link #waitingFor()} usually
@@ -53,6 +58,7 @@ public record ReplicationStatus(
     Optional<CopyProgress> copyProgress,
     long commits,
     long retries,
+    long deadlocks,
     long deadLetters,
     boolean stalled,
     long gapsRecopied) {

@@ -52,7 +52,10 @@ public final class TreeMapping {
     if (builder.table != null) {
       TableDefinition definition = new TableDefinition(builder.schema, builder.table, List.copyOf(builder.keyColumns),
           List.copyOf(builder.valueColumns), builder.rawKeyColumn, prefix.length, builder.partitions);
-      this.planMaker = handle -> new DeclaredMappingPlan(name, treeName, handle, prefix, definition, createCommands);
+      byte[] keyFrom = builder.keyFrom;
+      byte[] keyUntil = builder.keyUntil;
+      this.planMaker = handle -> new DeclaredMappingPlan(name, treeName, handle, prefix, definition, createCommands,
+          keyFrom, keyUntil);
     } else {
       PreparedSql insert = builder.insert;
       InsertParameters insertParameters = builder.insertParameters;
@@ -161,6 +164,10 @@ public final class TreeMapping {
     private final Set<String> columnNames = new HashSet<>();
     private String rawKeyColumn = "kv_key";
     private int partitions;
+    /** The first key of {@link #keyRange}, or {@code null} without one. */
+    private byte[] keyFrom;
+    /** The end of {@link #keyRange} (exclusive), or {@code null}: to the end of the prefix. */
+    private byte[] keyUntil;
 
     private Builder(ColumnFamilyHandle columnFamily, String columnFamilyName) {
       this.columnFamily = columnFamily;
@@ -344,6 +351,42 @@ public final class TreeMapping {
       return this;
     }
 
+    /**
+     * Declares which keys this mapping's store holds when other stores, each with a replication
+     * of its own, write the same declared table ("fan-in": an application sharded over processes,
+     * each with its own RocksDB). The mapping then owns only the table's rows whose raw key lies in
+     * {@code [from, until)}, within its prefix: the probe of a first copy, the clearing before a
+     * re-copy, deletes and range deletes from the log, and {@link Verification} (repair included)
+     * look at those rows only, so the other stores' rows are neither deleted nor reported as
+     * extra. A put of a key outside the range is a data error (see {@link OnDataError}): the store
+     * holds a key that it does not own. Give each store's mapping a range of its own; ranges of
+     * mappings that write the same table must not overlap. The range is part of what makes a
+     * mapping "changed": a new range copies the mapping again, replacing only the rows in it.
+     * Declared tables only (a statement mapping's statements say themselves which rows they
+     * touch). Without it (the default) the mapping owns every row of its table.
+     *
+     * <p>Both bounds are whole raw keys, prefix included, compared byte-wise unsigned as RocksDB
+     * and Postgres's {@code bytea} order them.
+     *
+     * @param from the first key of the range (inclusive); must start with the mapping's {@link
+     *     #prefix(byte[]) prefix} (checked by {@link #build()}); not {@code null}
+     * @param until the end of the range (exclusive), after {@code from}; {@code null} for every key
+     *     from {@code from} to the end of the prefix. A key past the prefix's keys is refused by
+     *     {@link #build()}: use {@code null}
+     * @throws NullPointerException if {@code from} is {@code null}
+     * @throws IllegalArgumentException if {@code until} is not after {@code from}
+     */
+    public Builder keyRange(byte[] from, byte[] until) {
+      Objects.requireNonNull(from, "keyRange from must not be null");
+      if (until != null && Arrays.compareUnsigned(from, until) >= 0) {
+        throw new IllegalArgumentException("keyRange until (" + HexFormat.of().formatHex(until)
+            + ") must come after from (" + HexFormat.of().formatHex(from) + "): the range is [from, until)");
+      }
+      this.keyFrom = from.clone();
+      this.keyUntil = until == null ? null : until.clone();
+      return this;
+    }
+
     private TableDefinition.Column column(String property, String name, ColumnDecoder decoder) {
       Objects.requireNonNull(name, property + " name must not be null");
       Objects.requireNonNull(decoder, property + " decoder must not be null");
@@ -372,12 +415,31 @@ public final class TreeMapping {
       return sql;
     }
 
+    /** Checks that the key range lies within the prefix's keys. */
+    private void checkKeyRange() {
+      if (keyFrom == null) {
+        return;
+      }
+      HexFormat hex = HexFormat.of();
+      if (!io.kv2pg.internal.rocksdb.SnapshotScan.startsWith(keyFrom, prefix)) {
+        throw new IllegalStateException("keyRange from (" + hex.formatHex(keyFrom) + ") must start with the"
+            + " mapping's prefix (" + hex.formatHex(prefix) + "): both bounds are whole keys, prefix included");
+      }
+      byte[] prefixEnd = io.kv2pg.internal.change.KeyRanges.prefixEnd(prefix);
+      if (keyUntil != null && prefixEnd != null && Arrays.compareUnsigned(keyUntil, prefixEnd) > 0) {
+        throw new IllegalStateException("keyRange until (" + hex.formatHex(keyUntil) + ") lies past the keys"
+            + " of the mapping's prefix (" + hex.formatHex(prefix) + "), which end before "
+            + hex.formatHex(prefixEnd) + "; pass null to reach the end of the prefix");
+      }
+    }
+
     /**
      * Returns the mapping.
      *
      * @throws IllegalStateException if the insert or the remove statement is missing, or the column
-     *     family handle is closed; if partitions are given without a table, or the partitions'
-     *     names would be longer than PostgreSQL's 63 bytes
+     *     family handle is closed; if partitions or a {@link #keyRange} are given without a table, a
+     *     key range does not lie within the prefix, or the partitions' names would be longer than
+     *     PostgreSQL's 63 bytes
      */
     public TreeMapping build() {
       if (table != null) {
@@ -395,9 +457,14 @@ public final class TreeMapping {
           throw new IllegalStateException("partitions: the partition name '" + lastPartition + "' is longer"
               + " than PostgreSQL's 63 bytes; give the table a shorter name");
         }
+        checkKeyRange();
       } else if (partitions > 0) {
         throw new IllegalStateException("partitions need table(name)");
       } else {
+        if (keyFrom != null) {
+          throw new IllegalStateException("keyRange needs table(name): a statement mapping's statements"
+              + " decide themselves which rows they write and remove");
+        }
         if (!keyColumns.isEmpty() || !valueColumns.isEmpty()) {
           throw new IllegalStateException("keyColumn and valueColumn need table(name)");
         }

@@ -202,7 +202,7 @@ public final class Verification {
         TableVerifier.Counts counts;
         try (SnapshotScan scan = new SnapshotScan(source.database(), mapping.columnFamily(), snapshot,
             mapping.prefix(), null)) {
-          counts = new TableVerifier(writer, mapping.prefix(), maxSamples)
+          counts = new TableVerifier(writer, maxSamples)
               .compare(connection, entries(scan, routes.get(i), storeSequence), changed.through(i, storeSequence),
                   repairer == null ? TableVerifier.Differences.NONE : repairer);
         }

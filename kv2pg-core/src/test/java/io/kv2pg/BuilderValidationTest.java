@@ -61,6 +61,36 @@ class BuilderValidationTest {
   }
 
   @Test
+  void aKeyRangeIsCheckedAgainstItselfThePrefixAndTheKindOfMapping() {
+    byte[] a = {'a'};
+    byte[] b = {'b'};
+    assertThatThrownBy(() -> TreeMapping.builder(tree).keyRange(null, b))
+        .isInstanceOf(NullPointerException.class).hasMessage("keyRange from must not be null");
+    assertThatThrownBy(() -> TreeMapping.builder(tree).keyRange(b, a))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("keyRange until (61) must come after from (62): the range is [from, until)");
+    assertThatThrownBy(() -> TreeMapping.builder(tree).keyRange(a, a))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must come after from");
+    assertThatThrownBy(() -> TreeMapping.builder(tree).prefix(new byte[] {'p'}).table("t").keyRange(a, null).build())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("keyRange from (61) must start with the mapping's prefix (70): both bounds are whole keys,"
+            + " prefix included");
+    assertThatThrownBy(() -> TreeMapping.builder(tree).prefix(new byte[] {'p'}).table("t")
+            .keyRange(new byte[] {'p', 'a'}, new byte[] {'r'}).build())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("keyRange until (72) lies past the keys of the mapping's prefix (70), which end before 71;"
+            + " pass null to reach the end of the prefix");
+    assertThatThrownBy(() -> TreeMapping.builder(tree).insert("insert into t values ($1)", (k, v) -> Params.of(1))
+            .remove("delete from t", k -> Params.of()).keyRange(a, b).build())
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("keyRange needs table(name)");
+    // The prefix's end itself, a range without end, and an empty prefix with any range are fine.
+    TreeMapping.builder(tree).prefix(new byte[] {'p'}).table("t").keyRange(new byte[] {'p'}, new byte[] {'q'})
+        .build();
+    TreeMapping.builder(tree).prefix(new byte[] {'p'}).table("t").keyRange(new byte[] {'p', 5}, null).build();
+    TreeMapping.builder(tree).table("t").keyRange(new byte[0], new byte[] {(byte) 0xff, 0}).build();
+  }
+
+  @Test
   void validReplicationBuilds() {
     Replication replication = Replication.builder().postgres(URL).source(store.db).name("orders.v-1_x")
         .tree(mapping(tree)).tree(mapping(store.family("cf2"))).build();

@@ -19,7 +19,8 @@ import java.util.Set;
  */
 public final class BenchMain {
   static final List<String> SCENARIOS =
-      List.of("copy-narrow", "copy-wide", "stream", "lag-1k", "lag-5k", "lag-20k", "copy-10m", "copy-50m");
+      List.of("copy-narrow", "copy-wide", "stream", "fan-in-4", "lag-1k", "lag-5k", "lag-20k", "copy-10m",
+          "copy-50m");
 
   private BenchMain() {}
 
@@ -101,6 +102,7 @@ public final class BenchMain {
             case "copy-narrow" -> CopyScenario.run(ctx, Rows.Kind.NARROW);
             case "copy-wide" -> CopyScenario.run(ctx, Rows.Kind.WIDE);
             case "stream" -> StreamScenario.run(ctx);
+            case "fan-in-4" -> FanInScenario.run(ctx);
             case "lag-1k" -> LagScenario.run(ctx, 1_000);
             case "lag-5k" -> LagScenario.run(ctx, 5_000);
             case "lag-20k" -> LagScenario.run(ctx, 20_000);

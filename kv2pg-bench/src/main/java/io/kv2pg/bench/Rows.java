@@ -62,6 +62,18 @@ final class Rows {
 
     /** kv2pg's declared mapping of the same table. */
     TreeMapping mapping(ColumnFamilyHandle family, String table) {
+      return builder(family, table).build();
+    }
+
+    /**
+     * kv2pg's declared mapping of the same table for one of several stores writing it: the store
+     * holds the keys in {@code [from, until)} ({@code until} {@code null}: to the end).
+     */
+    TreeMapping mapping(ColumnFamilyHandle family, String table, byte[] from, byte[] until) {
+      return builder(family, table).keyRange(from, until).build();
+    }
+
+    private TreeMapping.Builder builder(ColumnFamilyHandle family, String table) {
       TreeMapping.Builder builder = TreeMapping.builder(family).table(SCHEMA + "." + table)
           .keyColumn("id", Decoders.int64());
       if (this == NARROW) {
@@ -73,7 +85,7 @@ final class Rows {
             .valueColumn("active", Decoders.jsonBoolean("active"))
             .valueColumn("ts", Decoders.jsonLong("ts"));
       }
-      return builder.build();
+      return builder;
     }
 
     /** The entry's value for a given id and version. */

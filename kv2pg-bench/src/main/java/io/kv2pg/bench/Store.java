@@ -70,11 +70,17 @@ final class Store implements AutoCloseable {
 
   /** Writes entries 0..count-1 at version 0, in large batches without the WAL, then flushes. */
   void load(Rows.Kind kind, long count) throws RocksDBException {
+    load(kind, 0, count);
+  }
+
+  /** Writes entries first..first+count-1 at version 0, in large batches without the WAL, then flushes. */
+  void load(Rows.Kind kind, long first, long count) throws RocksDBException {
     try (WriteOptions bulk = new WriteOptions().setDisableWAL(true)) {
-      long id = 0;
-      while (id < count) {
+      long id = first;
+      long end = first + count;
+      while (id < end) {
         try (WriteBatch batch = new WriteBatch()) {
-          for (int i = 0; i < 10_000 && id < count; i++, id++) {
+          for (int i = 0; i < 10_000 && id < end; i++, id++) {
             batch.put(family, Rows.key(id), kind.value(id, 0));
           }
           db.write(bulk, batch);

@@ -27,6 +27,13 @@ final class Targets {
     ratio(lines, figures, "stream", "changes/s", "best-upsert", 0.80);
     ratio(lines, figures, "stream", "changes/s", "naive-jdbc", 20);
     ratio(lines, figures, "stream", "changes/s", "crate-style", 2);
+    // Four stores into one table against one store into its own: what fan-in costs or gains.
+    Optional<Double> fanIn = figures.value(FanInScenario.SCENARIO, "kv2pg", "changes/s");
+    Optional<Double> stream = figures.value("stream", "kv2pg", "changes/s");
+    if (fanIn.isPresent() && stream.isPresent() && stream.get() != 0) {
+      lines.add(String.format(Locale.ROOT, "RATIO %s kv2pg/stream-kv2pg %.2f", FanInScenario.SCENARIO,
+          fanIn.get() / stream.get()));
+    }
     for (String lag : List.of("lag-1k", "lag-5k", "lag-20k")) {
       for (String system : List.of("kv2pg", "crate-style", "naive-jdbc")) {
         Optional<Double> p50 = figures.value(lag, system, "ms-p50");

@@ -35,6 +35,7 @@ class BenchHarnessTest {
     for (String system : List.of("kv2pg", "best-upsert", "crate-style", "naive-jdbc")) {
       expected.add("stream " + system + " changes/s");
     }
+    expected.add("fan-in-4 kv2pg changes/s");
     for (String lag : List.of("lag-1k", "lag-5k", "lag-20k")) {
       for (String system : List.of("kv2pg", "crate-style", "naive-jdbc")) {
         for (String unit : List.of("ms-p50", "ms-p99", "ms-max")) {
@@ -74,8 +75,8 @@ class BenchHarnessTest {
     assertThat(figures.keySet()).as(output).containsExactlyInAnyOrderElementsOf(expectedFigures());
     assertThat(figures.values()).as(output).allSatisfy(v -> assertThat(v).isFinite().isPositive());
     assertThat(output).contains("== Ratios and targets ==", "TARGET copy-narrow-vs-raw-copy",
-        "TARGET stream-vs-best-upsert", "TARGET lag-5k-p99", "TARGET lag-20k-p99",
-        "TARGET copy-10m-heap", "TARGET copy-50m-heap", "RATIO copy-50m/copy-10m peak-heap");
+        "TARGET stream-vs-best-upsert", "RATIO fan-in-4 kv2pg/stream-kv2pg", "TARGET lag-5k-p99",
+        "TARGET lag-20k-p99", "TARGET copy-10m-heap", "TARGET copy-50m-heap", "RATIO copy-50m/copy-10m peak-heap");
   }
 
   @Test

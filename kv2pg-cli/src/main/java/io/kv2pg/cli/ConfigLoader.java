@@ -245,8 +245,8 @@ final class ConfigLoader {
   }
 
   private TableConfig table(Node node, String field) {
-    Fields table = fields(node, field, Set.of("name", "column-family", "prefix", "prefix-hex", "table",
-        "raw-key-column", "key", "values", "create-commands", "partitions"));
+    Fields table = fields(node, field, Set.of("name", "column-family", "prefix", "prefix-hex", "key-range",
+        "table", "raw-key-column", "key", "values", "create-commands", "partitions"));
     String name = table.has("name") ? string(table.get("name"), field + ".name") : null;
     Node familyNode = table.required("column-family");
     String family = string(familyNode, field + ".column-family");
@@ -264,6 +264,7 @@ final class ConfigLoader {
       }
       prefix = HexFormat.of().parseHex(hex);
     }
+    byte[][] keyRange = table.has("key-range") ? keyRange(table.get("key-range"), field + ".key-range", prefix) : null;
     Node tableNode = table.required("table");
     String tableName = string(tableNode, field + ".table");
     String[] parts = tableName.split("\\.", -1);
@@ -295,7 +296,73 @@ final class ConfigLoader {
           + "' is longer than PostgreSQL's 63 bytes; give the table a shorter name");
     }
     return new TableConfig(name, family, line(familyNode), prefix, tableName, rawKey, keys, values, create,
-        partitions);
+        partitions, keyRange == null ? null : keyRange[0], keyRange == null ? null : keyRange[1]);
+  }
+
+  /**
+   * Reads {@code key-range: {from: ..., until: ...}} (or {@code from-hex}, {@code until-hex}):
+   * whole keys, prefix included; {@code until} may be left out for the end of the prefix.
+   *
+   * @return {@code {from, until}}, {@code until} {@code null} when left out
+   */
+  private byte[][] keyRange(Node node, String field, byte[] prefix) {
+    Fields range = fields(node, field, Set.of("from", "from-hex", "until", "until-hex"));
+    byte[] from = bound(range, field, "from");
+    if (from == null) {
+      throw error(node, field + ".from", "this required field is missing: the first key of the range, as 'from'"
+          + " (UTF-8) or 'from-hex'");
+    }
+    byte[] until = bound(range, field, "until");
+    HexFormat hex = HexFormat.of();
+    Node fromNode = range.has("from") ? range.get("from") : range.get("from-hex");
+    if (from.length < prefix.length || !java.util.Arrays.equals(from, 0, prefix.length, prefix, 0, prefix.length)) {
+      throw error(fromNode, field + ".from", "must start with the prefix (" + hex.formatHex(prefix) + ") but was "
+          + hex.formatHex(from) + ": both bounds are whole keys, prefix included");
+    }
+    if (until != null && java.util.Arrays.compareUnsigned(from, until) >= 0) {
+      throw error(range.has("until") ? range.get("until") : range.get("until-hex"), field + ".until",
+          "must come after from (" + hex.formatHex(from) + ") but was " + hex.formatHex(until)
+              + ": the range is [from, until)");
+    }
+    byte[] prefixEnd = prefixEnd(prefix);
+    if (until != null && prefixEnd != null && java.util.Arrays.compareUnsigned(until, prefixEnd) > 0) {
+      throw error(range.has("until") ? range.get("until") : range.get("until-hex"), field + ".until",
+          "lies past the keys of the prefix (" + hex.formatHex(prefix) + "), which end before "
+              + hex.formatHex(prefixEnd) + "; leave until out to reach the end of the prefix");
+    }
+    return new byte[][] {from, until};
+  }
+
+  /** Returns the first key after every key that starts with the prefix, or {@code null} if none. */
+  private static byte[] prefixEnd(byte[] prefix) {
+    for (int i = prefix.length - 1; i >= 0; i--) {
+      if (prefix[i] != (byte) 0xff) {
+        byte[] end = java.util.Arrays.copyOf(prefix, i + 1);
+        end[i]++;
+        return end;
+      }
+    }
+    return null;
+  }
+
+  /** Reads one bound of a key range, as text or hex; {@code null} if neither is given. */
+  private byte[] bound(Fields range, String field, String name) {
+    if (range.has(name) && range.has(name + "-hex")) {
+      throw error(range.get(name + "-hex"), field + "." + name + "-hex", "give either " + name + " or " + name
+          + "-hex, not both");
+    }
+    if (range.has(name)) {
+      return text(range.get(name), field + "." + name).getBytes(StandardCharsets.UTF_8);
+    }
+    if (!range.has(name + "-hex")) {
+      return null;
+    }
+    String hex = text(range.get(name + "-hex"), field + "." + name + "-hex");
+    if (!HEX.matcher(hex).matches()) {
+      throw error(range.get(name + "-hex"), field + "." + name + "-hex",
+          "must be an even number of hex digits, such as 0a1b, but was '" + hex + "'");
+    }
+    return HexFormat.of().parseHex(hex);
   }
 
   private List<TableConfig.Column> columns(Node node, String field, Set<String> names) {

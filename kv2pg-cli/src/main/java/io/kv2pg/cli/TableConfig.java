@@ -18,16 +18,20 @@ import org.rocksdb.ColumnFamilyHandle;
  * @param valueColumns the value columns, in order
  * @param createCommands SQL run after the table is created, or {@code null}
  * @param partitions the number of hash partitions, or 0 for an unpartitioned table
+ * @param keyFrom the first key of the mapping's key range ({@code key-range}), or {@code null} for none
+ * @param keyUntil the end of the key range (exclusive), or {@code null} for the end of the prefix
  */
 record TableConfig(String name, String columnFamily, int columnFamilyLine, byte[] prefix, String table,
     String rawKeyColumn, List<Column> keyColumns, List<Column> valueColumns, String createCommands,
-    int partitions) {
+    int partitions, byte[] keyFrom, byte[] keyUntil) {
 
   /** A column and its decoder. */
   record Column(String name, ColumnDecoder decoder) {}
 
   TableConfig {
     prefix = prefix.clone();
+    keyFrom = keyFrom == null ? null : keyFrom.clone();
+    keyUntil = keyUntil == null ? null : keyUntil.clone();
     keyColumns = List.copyOf(keyColumns);
     valueColumns = List.copyOf(valueColumns);
   }
@@ -62,6 +66,9 @@ record TableConfig(String name, String columnFamily, int columnFamilyLine, byte[
     }
     if (partitions > 0) {
       builder.partitions(partitions);
+    }
+    if (keyFrom != null) {
+      builder.keyRange(keyFrom, keyUntil);
     }
     return builder.build();
   }

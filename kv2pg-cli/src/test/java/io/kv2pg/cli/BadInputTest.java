@@ -80,6 +80,42 @@ class BadInputTest {
     assertOneLineError(result, "config.yaml", "line 5", "field postgres.url", "required field is missing");
   }
 
+  /**
+   * A key range: the store's first copy goes into a table that already holds another store's row,
+   * which is left alone (without the range, the copy would replace the whole table).
+   */
+  @Test
+  void aKeyRangeLeavesTheOtherStoresRows() throws Exception {
+    TestPostgres.execute(url, "create table users (id bigint not null, name text, kv_key bytea not null unique,"
+        + " primary key (id)); insert into users values (9, 'another store''s', '\\x0000000000000009')");
+    CliRun.Result ranged = sync(valid().replace("    table: users\n",
+        "    table: users\n    key-range: {from-hex: \"00\", until-hex: \"0000000000000009\"}\n"));
+    assertThat(ranged.exitCode()).as(ranged.toString()).isZero();
+    assertThat(TestPostgres.query(url, "select id, name from users order by id"))
+        .containsExactly(List.of(1L, "a"), List.of(9L, "another store's"));
+  }
+
+  @Test
+  void keyRangeMistakes() throws Exception {
+    assertOneLineError(sync(valid().replace("    table: users\n", "    table: users\n    key-range: {until: b}\n")),
+        "field tables[0].key-range.from", "required field is missing");
+    assertOneLineError(sync(valid().replace("    table: users\n",
+        "    table: users\n    key-range: {from: b, until: a}\n")), "field tables[0].key-range.until",
+        "must come after from (62) but was 61");
+    assertOneLineError(sync(valid().replace("    table: users\n",
+        "    table: users\n    prefix: u\n    key-range: {from: a}\n")), "field tables[0].key-range.from",
+        "must start with the prefix (75)");
+    assertOneLineError(sync(valid().replace("    table: users\n",
+        "    table: users\n    prefix: u\n    key-range: {from: ua, until: w}\n")),
+        "field tables[0].key-range.until", "lies past the keys of the prefix (75)");
+    assertOneLineError(sync(valid().replace("    table: users\n",
+        "    table: users\n    key-range: {from: a, from-hex: \"61\"}\n")),
+        "field tables[0].key-range.from-hex", "give either from or from-hex, not both");
+    assertOneLineError(sync(valid().replace("    table: users\n",
+        "    table: users\n    key-range: {from-hex: \"6\"}\n")),
+        "field tables[0].key-range.from-hex", "even number of hex digits");
+  }
+
   /** Every mistake of a file is reported at once, each on a line of its own, after a line that counts them. */
   @Test
   void threeMistakesAreAllReported() throws Exception {

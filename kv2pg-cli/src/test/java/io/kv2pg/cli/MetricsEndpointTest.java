@@ -99,7 +99,7 @@ class MetricsEndpointTest {
 
   private static ReplicationStatus status(ReplicationState state, boolean stalled) {
     return new ReplicationStatus("r", state, 1, 1, 0, Optional.empty(), Optional.empty(), Optional.empty(),
-        Duration.ZERO, Optional.empty(), 0, 0, 0, stalled, 0);
+        Duration.ZERO, Optional.empty(), 0, 0, 0, 0, stalled, 0);
   }
 
   private static boolean streaming(String metrics) {

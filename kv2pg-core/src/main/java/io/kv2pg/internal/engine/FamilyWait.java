@@ -142,7 +142,7 @@ public final class FamilyWait implements RunningReplication {
                 + storeDir + " does not have yet: waiting for its owner to create "
                 + (missing.size() == 1 ? "it" : "them") + " (checked every second)");
         return new ReplicationStatus(name, state, 0, 0, 0, Optional.empty(), Optional.ofNullable(failure),
-            waitingFor, Duration.ZERO, Optional.empty(), 0, 0, 0, false, 0);
+            waitingFor, Duration.ZERO, Optional.empty(), 0, 0, 0, 0, false, 0);
       }
     }
     return started().status();

@@ -168,14 +168,15 @@ final class InitialCopy {
         try {
           for (int i = targets.size() - 1; i >= 0; i--) {
             Target target = targets.get(i);
-            if (target.cleared() && (target.writer().knownTable() == null
+            // A table cleared whole is cleared once; a mapping with a key range clears its range.
+            if (target.cleared() && (target.writer().knownTable() == null || !target.writer().clearsWholeTable()
                 || firstWriting(targets, i, target.writer().knownTable()))) {
               target.writer().clear(connection);
             }
           }
           Set<String> written = new HashSet<>();
           for (Target target : targets) {
-            // A cleared table is empty until its first mapping writes it: COPY straight in.
+            // A cleared table (or key range) is empty until its first mapping writes it: COPY straight in.
             boolean empty = target.cleared() && (target.writer().knownTable() == null
                 || written.add(target.writer().knownTable()));
             Long rows = copyInTransaction(connection, target, snapshot, empty, progressOfRun);
@@ -230,10 +231,11 @@ final class InitialCopy {
     }
   }
 
-  /** Returns whether no target before {@code index} writes {@code table}. */
+  /** Returns whether no target before {@code index} clears {@code table} whole. */
   private static boolean firstWriting(List<Target> targets, int index, String table) {
     for (int i = 0; i < index; i++) {
-      if (table.equals(targets.get(i).writer().knownTable())) {
+      Target target = targets.get(i);
+      if (target.cleared() && target.writer().clearsWholeTable() && table.equals(target.writer().knownTable())) {
         return false;
       }
     }

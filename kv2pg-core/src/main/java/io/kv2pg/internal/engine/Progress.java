@@ -4,6 +4,7 @@ import io.kv2pg.ReplicationException;
 import io.kv2pg.ReplicationState;
 import io.kv2pg.ReplicationStatus;
 import io.kv2pg.ReplicationStatus.CopyProgress;
+import io.kv2pg.internal.postgres.SqlStates;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -37,6 +38,7 @@ final class Progress {
   private long rowsApplied;
   private long commits;
   private long retries;
+  private long deadlocks;
   private long deadLetters;
   private long gapsRecopied;
   private Instant lastCommit;
@@ -148,8 +150,12 @@ final class Progress {
   /** Records an attempt that Postgres failed and that is tried again. */
   void retried(SQLException error) {
     telemetry.retried(error);
+    boolean deadlock = SqlStates.isDeadlock(error);
     synchronized (this) {
       retries++;
+      if (deadlock) {
+        deadlocks++;
+      }
     }
   }
 
@@ -213,7 +219,7 @@ final class Progress {
       return new ReplicationStatus(name, state, appliedSequence, sourceSequence, rowsApplied,
           Optional.ofNullable(lastCommit), Optional.ofNullable(failure),
           ended ? Optional.empty() : waitingFor.get(), lag,
-          Optional.ofNullable(state == ReplicationState.COPYING ? copy : null), commits, retries, deadLetters,
+          Optional.ofNullable(state == ReplicationState.COPYING ? copy : null), commits, retries, deadlocks, deadLetters,
           isStalled(sourceSequence, now), gapsRecopied);
     }
   }

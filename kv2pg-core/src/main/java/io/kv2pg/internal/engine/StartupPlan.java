@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * of is probed when its copy starts ({@link InitialCopy.TableHoldsRows}), and planned again as a
  * re-copy if it holds rows; a statement mapping kv2pg has no record of is assumed to write an
  * empty table. Every mapping of the run that writes the same declared table as a re-copied one is
- * re-copied too, since the table is cleared whole.
+ * re-copied too, since the table is cleared whole; unless the re-copied mapping has a key range
+ * (fan-in: several stores write the table), whose clear and probe touch only the rows in its range.
  */
 final class StartupPlan {
   private static final Logger LOG = LoggerFactory.getLogger(StartupPlan.class);
@@ -79,12 +80,16 @@ final class StartupPlan {
     }
   }
 
-  /** Creates or checks each mapping's table. */
+  /**
+   * Creates or checks each mapping's table, one at a time across runners: the replications of
+   * several stores that write one table start at once.
+   */
   static void prepareTables(PostgresSession session, List<TableWriter> writers)
       throws SQLException, PostgresSession.Abandoned {
     for (TableWriter writer : writers) {
       session.run((connection, retry) -> {
         try {
+          CheckpointStore.serializeTableCreation(connection);
           writer.prepare(connection);
           connection.commit();
         } catch (SQLException e) {
@@ -157,9 +162,10 @@ final class StartupPlan {
         }
         connection.commit();
         // A declared table is cleared whole: every mapping of the run that writes it is copied again.
+        // One with a key range clears only its range, which no other mapping of the table owns.
         Set<String> clearedTables = new HashSet<>();
         for (int i : recopies) {
-          if (writers.get(i).knownTable() != null) {
+          if (writers.get(i).knownTable() != null && writers.get(i).clearsWholeTable()) {
             clearedTables.add(writers.get(i).knownTable());
           }
         }

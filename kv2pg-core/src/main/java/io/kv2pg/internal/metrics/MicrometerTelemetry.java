@@ -4,6 +4,7 @@ import io.kv2pg.ReplicationState;
 import io.kv2pg.ReplicationStatus;
 import io.kv2pg.internal.engine.AppliedRows;
 import io.kv2pg.internal.engine.Telemetry;
+import io.kv2pg.internal.postgres.SqlStates;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -44,6 +45,7 @@ public final class MicrometerTelemetry implements Telemetry {
   private final ConcurrentHashMap<String, Counter> retries = new ConcurrentHashMap<>();
   private final Counter commits;
   private final Counter gapsRecopied;
+  private final Counter deadlocks;
   private final Timer commitDuration;
   private final Counter deadLetters;
 
@@ -67,6 +69,9 @@ public final class MicrometerTelemetry implements Telemetry {
         .publishPercentiles(0.5, 0.9, 0.99).register(registry));
     gapsRecopied = keep(Counter.builder(PREFIX + "gaps.recopied").tags(tags)
         .description("Write-ahead log gaps for which every mapping was re-copied").register(registry));
+    deadlocks = keep(Counter.builder(PREFIX + "deadlocks").tags(tags)
+        .description("Attempts that Postgres ended as a deadlock (SQLSTATE 40P01), each also a retry")
+        .register(registry));
     deadLetters = keep(Counter.builder(PREFIX + "dead.letters").tags(tags)
         .description("Changes set aside because of their data").register(registry));
     keep(TimeGauge.builder(PREFIX + "lag", status, TimeUnit.NANOSECONDS, s -> s.get().lag().toNanos())
@@ -157,6 +162,9 @@ public final class MicrometerTelemetry implements Telemetry {
         .tags(tags.and("sqlstate.class", c))
         .description("Attempts that Postgres failed and kv2pg tried again, by SQLSTATE class")
         .register(registry))).increment();
+    if (SqlStates.isDeadlock(error)) {
+      deadlocks.increment();
+    }
   }
 
   @Override

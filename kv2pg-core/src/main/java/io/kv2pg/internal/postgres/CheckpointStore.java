@@ -96,6 +96,18 @@ public final class CheckpointStore {
     this.replication = replication;
   }
 
+  /**
+   * Waits, inside the caller's transaction, until no other runner creates tables: "create table if
+   * not exists" is not safe against a race (two runners that create the same table at once, as the
+   * replications of several stores writing one declared table do, fail with a unique violation on
+   * Postgres's catalog). Held until the transaction ends; the same lock as {@link #createSchema}.
+   */
+  public static void serializeTableCreation(Connection connection) throws SQLException {
+    try (Statement statement = connection.createStatement()) {
+      statement.execute("select pg_advisory_xact_lock(" + LOCK_CLASS + ", 0)");
+    }
+  }
+
   /** Creates kv2pg's schema and tables if they are missing, and commits. */
   public static void createSchema(Connection connection) throws SQLException {
     try (Statement statement = connection.createStatement();

@@ -103,6 +103,16 @@ public final class SqlStates {
     return code != null && code.startsWith("08");
   }
 
+  /** Returns whether Postgres ended the transaction as a deadlock (40P01), anywhere in the error chain. */
+  public static boolean isDeadlock(SQLException error) {
+    for (SQLException e = error; e != null; e = e.getNextException()) {
+      if (State.DEADLOCK_DETECTED.code.equals(e.getSQLState())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Returns whether retrying the same work later may succeed, a few times or always. */
   public static boolean isTransient(SQLException error) {
     return retry(error) != Retry.NEVER;

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.postgresql.PGConnection;
@@ -41,15 +42,40 @@ public final class DeclaredTableWriter implements TableWriter {
   private final String deleteSql;
   private final String deleteRangeSql;
   private final String deleteRangeToEndSql;
+  /** The first raw key of the rows this mapping owns: the key range's start, else the prefix. */
+  private final byte[] ownedFrom;
+  /** The end (exclusive) of the rows this mapping owns, or {@code null} for no end. */
+  private final byte[] ownedUntil;
+  /** Whether the mapping has a key range, so owns only part of its table's rows. */
+  private final boolean ranged;
+  /** {@code " and <raw key in the owned range>"} for a ranged mapping, else empty. */
+  private final String andOwned;
 
   /**
-   * Creates a writer.
+   * Creates a writer for a mapping that owns every row of its table.
    *
    * @param index the mapping's position, which names its staging table
    * @param createCommands the user's commands, run after the table is created (indexes, say)
    */
   public DeclaredTableWriter(String mappingName, String treeName, TableDefinition table, byte[] prefix,
       int index, List<String> createCommands) {
+    this(mappingName, treeName, table, prefix, index, createCommands, null, null);
+  }
+
+  /**
+   * Creates a writer.
+   *
+   * @param index the mapping's position, which names its staging table
+   * @param createCommands the user's commands, run after the table is created (indexes, say)
+   * @param keyFrom the first key of the mapping's key range (whole key, within the prefix), or
+   *     {@code null}: the mapping owns every row of its table
+   * @param keyUntil the key range's end, exclusive, or {@code null} for the end of the prefix
+   */
+  public DeclaredTableWriter(String mappingName, String treeName, TableDefinition table, byte[] prefix,
+      int index, List<String> createCommands, byte[] keyFrom, byte[] keyUntil) {
+    this.ranged = keyFrom != null;
+    this.ownedFrom = ranged ? keyFrom.clone() : prefix.clone();
+    this.ownedUntil = ranged && keyUntil != null ? keyUntil.clone() : KeyRanges.prefixEnd(prefix);
     this.createCommands = List.copyOf(createCommands);
     this.mappingName = mappingName;
     this.treeName = treeName;
@@ -73,9 +99,67 @@ public final class DeclaredTableWriter implements TableWriter {
     this.copyIntoStageSql = "copy " + stageTable + " (" + columns + ") from stdin";
     this.mergeStageSql = "insert into " + table.qualifiedName() + " (" + columns + ") select "
         + columns + " from " + stageTable + table.onConflictSql();
-    this.deleteSql = "delete from " + table.qualifiedName() + " where " + raw + " = any(?)";
-    this.deleteRangeSql = "delete from " + table.qualifiedName() + " where " + raw + " >= ? and " + raw + " < ?";
-    this.deleteRangeToEndSql = "delete from " + table.qualifiedName() + " where " + raw + " >= ?";
+    // Literals rather than parameters: the same condition joins every statement, and the planner
+    // sees the bounds, so each stays a range condition on the raw key's unique index.
+    this.andOwned = !ranged ? "" : " and " + raw + " >= " + PgText.byteaLiteral(ownedFrom)
+        + (ownedUntil == null ? "" : " and " + raw + " < " + PgText.byteaLiteral(ownedUntil));
+    this.deleteSql = "delete from " + table.qualifiedName() + " where " + raw + " = any(?)" + andOwned;
+    this.deleteRangeSql = "delete from " + table.qualifiedName() + " where " + raw + " >= ? and " + raw + " < ?"
+        + andOwned;
+    this.deleteRangeToEndSql = "delete from " + table.qualifiedName() + " where " + raw + " >= ?" + andOwned;
+  }
+
+  /** Returns the first raw key of the rows this mapping owns (a copy). */
+  public byte[] ownedFrom() {
+    return ownedFrom.clone();
+  }
+
+  /** Returns the end (exclusive) of the rows this mapping owns, or {@code null} for no end (a copy). */
+  public byte[] ownedUntil() {
+    return ownedUntil == null ? null : ownedUntil.clone();
+  }
+
+  /** Returns whether the mapping owns the row of this raw key. */
+  public boolean owns(byte[] key) {
+    return KeyRanges.contains(ownedFrom, ownedUntil, key);
+  }
+
+  /**
+   * Returns {@code false} for a mapping with a key range: it owns only the rows in the range, and
+   * its {@link #clear} leaves the table's other rows alone.
+   */
+  @Override
+  public boolean clearsWholeTable() {
+    return !ranged;
+  }
+
+  /**
+   * Returns the error for a put of a key outside the mapping's key range, or {@code null} if the
+   * mapping owns the key.
+   */
+  private ReplicationException outsideRange(Change change) {
+    if (!ranged || owns(change.key())) {
+      return null;
+    }
+    HexFormat hex = HexFormat.of();
+    return failure(change, "the key lies outside the mapping's keyRange [" + hex.formatHex(ownedFrom) + ", "
+        + (ownedUntil == null ? "end" : hex.formatHex(ownedUntil)) + "), the rows of table "
+        + table.displayName() + " that this store owns: other stores' replications may write the rest. Declare a"
+        + " wider keyRange (TreeMapping.Builder.keyRange, key-range in YAML) if this store owns the key, or move"
+        + " the key to the store whose range holds it", null);
+  }
+
+  /** Fails on the first change whose key the mapping does not own. */
+  private void checkOwned(Collection<Change> changes) {
+    if (!ranged) {
+      return;
+    }
+    for (Change change : changes) {
+      ReplicationException outside = outsideRange(change);
+      if (outside != null) {
+        throw outside;
+      }
+    }
   }
 
   @Override
@@ -98,19 +182,23 @@ public final class DeclaredTableWriter implements TableWriter {
     return table.qualifiedName();
   }
 
+  /** Whether the table holds a row this mapping owns: with a key range, only rows in it count. */
   @Override
   public boolean holdsRows(Connection connection) throws SQLException {
+    String where = ranged ? " where true" + andOwned : "";
     try (Statement statement = connection.createStatement();
-        ResultSet rows = statement.executeQuery("select exists (select 1 from " + table.qualifiedName() + ")")) {
+        ResultSet rows = statement.executeQuery("select exists (select 1 from " + table.qualifiedName() + where
+            + ")")) {
       rows.next();
       return rows.getBoolean(1);
     }
   }
 
+  /** Deletes the rows this mapping owns: the whole table, or with a key range the rows in it. */
   @Override
   public void clear(Connection connection) throws SQLException {
     try (Statement statement = connection.createStatement()) {
-      statement.executeUpdate("delete from " + table.qualifiedName());
+      statement.executeUpdate("delete from " + table.qualifiedName() + (ranged ? " where true" + andOwned : ""));
     }
   }
 
@@ -129,6 +217,7 @@ public final class DeclaredTableWriter implements TableWriter {
     if (changes.isEmpty()) {
       return;
     }
+    checkOwned(changes);
     changes = inKeyOrder(changes);
     if (changes.size() >= STAGE_THRESHOLD) {
       try (Statement statement = connection.createStatement()) {
@@ -162,8 +251,9 @@ public final class DeclaredTableWriter implements TableWriter {
 
   /**
    * Returns the changes sorted by key. Postgres upserts rows that arrive in index order in about
-   * a third less time than rows in write order (neighbouring rows share index and heap pages).
-   * Deletes need no sorting: Postgres sorts an {@code = ANY(array)} index condition itself.
+   * a third less time than rows in write order (neighbouring rows share index and heap pages), and
+   * every statement then locks its rows in one order, so two transactions that write some of the
+   * same rows (two replications of one table, a repair) wait for each other instead of deadlocking.
    */
   private static List<Change> inKeyOrder(Collection<Change> changes) {
     // Sorting on the keys' first eight bytes as one number makes most comparisons one instruction.
@@ -206,9 +296,12 @@ public final class DeclaredTableWriter implements TableWriter {
     if (changes.isEmpty()) {
       return;
     }
+    // In key order too: an index scan of "= any(array)" visits the index in order whatever the
+    // array's, but a bitmap or sequential scan locks rows in heap order, and a sorted array costs
+    // next to nothing next to the statement.
     byte[][] keys = new byte[changes.size()][];
     int i = 0;
-    for (Change change : changes) {
+    for (Change change : inKeyOrder(changes)) {
       keys[i++] = change.key();
     }
     try (PreparedStatement statement = connection.prepareStatement(deleteSql)) {
@@ -240,7 +333,8 @@ public final class DeclaredTableWriter implements TableWriter {
     if (chunk.isEmpty()) {
       return nothingAhead;
     }
-    // Only this copy writes the table until it ends, so one probe per run is enough.
+    checkOwned(chunk);
+    // Only this copy writes the mapping's rows until it ends, so one probe per run is enough.
     if (nothingAhead || !holdsRowsAfter(connection, resumeAfter)) {
       copyRows(connection, copyIntoTableSql, chunk);
       return true;
@@ -257,7 +351,7 @@ public final class DeclaredTableWriter implements TableWriter {
     // "order by … limit 1" keeps this an index probe: as "exists (…)", the planner picks a
     // sequential scan of the table still being copied, which made the copy quadratic.
     String sql = "select 1 from " + table.qualifiedName() + " where " + raw
-        + (resumeAfter != null ? " > ?" : " >= ?") + (end != null ? " and " + raw + " < ?" : "")
+        + (resumeAfter != null ? " > ?" : " >= ?") + (end != null ? " and " + raw + " < ?" : "") + andOwned
         + " order by " + raw + " limit 1";
     try (PreparedStatement statement = connection.prepareStatement(sql)) {
       statement.setBytes(1, from);

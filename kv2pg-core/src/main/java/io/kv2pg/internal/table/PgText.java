@@ -43,4 +43,13 @@ public final class PgText {
   public static String quoteIdentifier(String identifier) {
     return "\"" + identifier.replace("\"", "\"\"") + "\"";
   }
+
+  /**
+   * Returns a {@code bytea} constant for SQL, {@code decode('0a1b', 'hex')}: hex digits only, so it
+   * reads the same whatever {@code standard_conforming_strings} is, and the planner folds it into
+   * a constant that an index condition can use.
+   */
+  public static String byteaLiteral(byte[] bytes) {
+    return "decode('" + java.util.HexFormat.of().formatHex(bytes) + "', 'hex')";
+  }
 }

@@ -37,8 +37,8 @@ public interface TableWriter {
   }
 
   /**
-   * Returns whether the mapping's table holds any row: asked of a declared table that kv2pg has no
-   * record of having copied. Statement mappings answer {@code false}: kv2pg does not know their
+   * Returns whether the mapping's table holds any row the mapping owns (every row, or with a key
+   * range the rows in it): asked of a declared table that kv2pg has no record of having copied. Statement mappings answer {@code false}: kv2pg does not know their
    * tables, and assumes a mapping it never copied writes into an empty one.
    */
   default boolean holdsRows(Connection connection) throws SQLException {
@@ -51,8 +51,17 @@ public interface TableWriter {
   }
 
   /**
-   * Removes every row of the mapping's table (declared: the whole table; statements: the user's
-   * clear statement), inside the caller's transaction, before a re-copy.
+   * Returns whether {@link #clear} removes every row of {@link #knownTable()}, so that every other
+   * mapping writing that table must be copied again with it; {@code false} for a declared table
+   * with a key range, whose clear removes only the rows in its range.
+   */
+  default boolean clearsWholeTable() {
+    return true;
+  }
+
+  /**
+   * Removes every row the mapping owns (declared: the whole table, or the rows in its key range;
+   * statements: the user's clear statement), inside the caller's transaction, before a re-copy.
    *
    * @throws IllegalStateException if {@link #canClear()} is {@code false}
    */

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.kv2pg.ReplicationException;
 import io.kv2pg.internal.change.Change;
-import io.kv2pg.internal.change.KeyRanges;
 import io.kv2pg.internal.table.DeclaredTableWriter;
 import io.kv2pg.internal.table.PgText;
 import io.kv2pg.internal.table.RowFormatter;
@@ -26,7 +25,8 @@ import java.util.List;
 import java.util.function.Predicate;
 
 /**
- * Compares a declared table with the store's entries for its mapping, streaming both in raw-key
+ * Compares the rows of a declared table that its mapping owns (all, or with a key range the rows
+ * in it) with the store's entries for the mapping, streaming both in raw-key
  * order (byte-wise, as RocksDB and Postgres's {@code bytea} both sort), so memory stays bounded.
  * Runs inside the caller's transaction. Not thread-safe.
  */
@@ -72,7 +72,6 @@ public final class TableVerifier {
       long inFlight, List<String> samples) {}
 
   private final DeclaredTableWriter writer;
-  private final byte[] prefix;
   private final int maxSamples;
   private long storeRows;
   private long tableRows;
@@ -82,9 +81,8 @@ public final class TableVerifier {
   private long inFlight;
   private final List<String> samples = new ArrayList<>();
 
-  public TableVerifier(DeclaredTableWriter writer, byte[] prefix, int maxSamples) {
+  public TableVerifier(DeclaredTableWriter writer, int maxSamples) {
     this.writer = writer;
-    this.prefix = prefix.clone();
     this.maxSamples = maxSamples;
   }
 
@@ -115,7 +113,9 @@ public final class TableVerifier {
       select.append(i == 0 ? "" : ", ").append(PgText.quoteIdentifier(names.get(i))).append("::text as c").append(i);
     }
     String raw = PgText.quoteIdentifier(table.rawKeyColumn());
-    byte[] end = KeyRanges.prefixEnd(prefix);
+    // Only the rows the mapping owns: with a key range, the table's other rows are other stores'.
+    byte[] from = writer.ownedFrom();
+    byte[] end = writer.ownedUntil();
     select.append(", ").append(raw).append(" as raw_key from ").append(table.qualifiedName())
         .append(" where ").append(raw).append(" >= ?").append(end == null ? "" : " and " + raw + " < ?")
         .append(" order by raw_key");
@@ -125,7 +125,7 @@ public final class TableVerifier {
     RowFormatter formatter = new RowFormatter(table, writer);
     try (PreparedStatement statement = connection.prepareStatement(select.toString())) {
       statement.setFetchSize(FETCH_SIZE);
-      statement.setBytes(1, prefix);
+      statement.setBytes(1, from);
       if (end != null) {
         statement.setBytes(2, end);
       }
@@ -133,6 +133,20 @@ public final class TableVerifier {
         boolean haveRow = rows.next();
         Change entry = store.hasNext() ? store.next() : null;
         while (haveRow || entry != null) {
+          if (entry != null && !writer.owns(entry.key())) {
+            // The store holds a key outside the mapping's key range: no row of the table is its to
+            // compare, and a repair must not write one. Counted as different, like an entry that
+            // cannot be decoded.
+            storeRows++;
+            if (changedSince.test(entry.key())) {
+              inFlight++;
+            } else {
+              different++;
+              sample("key " + HEX.formatHex(entry.key()) + ": in the store, outside the mapping's keyRange");
+            }
+            entry = store.hasNext() ? store.next() : null;
+            continue;
+          }
           byte[] rowKey = haveRow ? rows.getBytes(names.size() + 1) : null;
           int order = rowKey == null ? -1 : entry == null ? 1 : Arrays.compareUnsigned(entry.key(), rowKey);
           if (order <= 0) {
