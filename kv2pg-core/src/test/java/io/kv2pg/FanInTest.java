@@ -100,6 +100,26 @@ class FanInTest {
     }
   }
 
+  /**
+   * Once every replication streams, lets each writer write {@code more} times (writes the stream,
+   * not the copy, brings), stops the writers, and waits until every replication caught up.
+   */
+  private static void writeWhileStreamingThenStop(List<RunningReplication> running,
+      List<? extends BackgroundWriter> writers, int more) throws Exception {
+    for (RunningReplication replication : running) {
+      Await.state(replication, TIMEOUT, ReplicationState.STREAMING);
+    }
+    for (BackgroundWriter writer : writers) {
+      long now = writer.writes.get();
+      Await.condition(TIMEOUT, "store " + writer.shard + " writes " + more + " more times",
+          () -> writer.writes.get() >= now + more);
+    }
+    for (BackgroundWriter writer : writers) {
+      writer.close();
+    }
+    awaitAllCaughtUp(running, "after the writes");
+  }
+
   private static void awaitAllCaughtUp(List<RunningReplication> running, String context) throws Exception {
     for (RunningReplication replication : running) {
       Await.caughtUp(replication, TIMEOUT, context + ", " + replication.status().name());
@@ -170,18 +190,7 @@ class FanInTest {
         writers.add(new ItemWriter(store, shard, 4_000, version));
       }
       running = startTogether(replications);
-      for (RunningReplication replication : running) {
-        Await.state(replication, TIMEOUT, ReplicationState.STREAMING);
-      }
-      // Writes that the stream, not the copy, brings: each writer goes on for a while after all stream.
-      for (ItemWriter writer : writers) {
-        long now = writer.writes.get();
-        Await.condition(TIMEOUT, "store " + writer.shard + " writes 300 more times", () -> writer.writes.get() >= now + 300);
-      }
-      for (ItemWriter writer : writers) {
-        writer.close();
-      }
-      awaitAllCaughtUp(running, "after the writes");
+      writeWhileStreamingThenStop(running, writers, 300);
       for (ItemWriter writer : writers) {
         assertThat(writer.deleteRanges.get()).as("range deletes of store %d", writer.shard).isPositive();
         assertThat(writer.deletes.get()).as("deletes of store %d", writer.shard).isPositive();
@@ -409,17 +418,7 @@ class FanInTest {
       }
       writers.forEach(ShopWriter::start);
       running = startTogether(replications);
-      for (RunningReplication replication : running) {
-        Await.state(replication, TIMEOUT, ReplicationState.STREAMING);
-      }
-      for (ShopWriter writer : writers) {
-        long now = writer.writes.get();
-        Await.condition(TIMEOUT, "store " + writer.shard + " writes 200 more times", () -> writer.writes.get() >= now + 200);
-      }
-      for (ShopWriter writer : writers) {
-        writer.close();
-      }
-      awaitAllCaughtUp(running, "after the writes");
+      writeWhileStreamingThenStop(running, writers, 200);
       TableDiff.assertSameRows("customers of four stores", "customers",
           union(stores, "customers", entry -> ByteBuffer.wrap(entry[0]).getLong() + "|" + CrashChild.version(entry[1])
               + "|" + new String(entry[1], 8, entry[1].length - 8, StandardCharsets.UTF_8)),
