@@ -6,6 +6,7 @@ import io.kv2pg.OnDataError;
 import io.kv2pg.OnGap;
 import io.kv2pg.Replication;
 import io.kv2pg.TreeMapping;
+import io.kv2pg.internal.change.KeyRanges;
 import io.kv2pg.internal.postgres.PostgresConnector;
 import java.io.IOException;
 import java.io.Reader;
@@ -290,10 +291,13 @@ final class ConfigLoader {
     String create = table.has("create-commands") ? string(table.get("create-commands"), field + ".create-commands") : null;
     int partitions = table.has("partitions")
         ? inRange(table.get("partitions"), field + ".partitions", 1, TreeMapping.MAX_PARTITIONS) : 0;
-    String lastPartition = parts[parts.length - 1] + "_p" + (partitions - 1);
-    if (partitions > 0 && lastPartition.getBytes(StandardCharsets.UTF_8).length > 63) {
-      throw error(table.get("partitions"), field + ".partitions", "the partition name '" + lastPartition
-          + "' is longer than PostgreSQL's 63 bytes; give the table a shorter name");
+    if (partitions > 0) {
+      try {
+        // The builder owns the rule on the partitions' names; its message names the property.
+        TreeMapping.builder("config").table(parts[parts.length - 1]).partitions(partitions).build();
+      } catch (IllegalStateException e) {
+        throw error(table.get("partitions"), field + ".partitions", e.getMessage().substring("partitions: ".length()));
+      }
     }
     return new TableConfig(name, family, line(familyNode), prefix, tableName, rawKey, keys, values, create,
         partitions, keyRange == null ? null : keyRange[0], keyRange == null ? null : keyRange[1]);
@@ -324,25 +328,13 @@ final class ConfigLoader {
           "must come after from (" + hex.formatHex(from) + ") but was " + hex.formatHex(until)
               + ": the range is [from, until)");
     }
-    byte[] prefixEnd = prefixEnd(prefix);
+    byte[] prefixEnd = KeyRanges.prefixEnd(prefix);
     if (until != null && prefixEnd != null && java.util.Arrays.compareUnsigned(until, prefixEnd) > 0) {
       throw error(range.has("until") ? range.get("until") : range.get("until-hex"), field + ".until",
           "lies past the keys of the prefix (" + hex.formatHex(prefix) + "), which end before "
               + hex.formatHex(prefixEnd) + "; leave until out to reach the end of the prefix");
     }
     return new byte[][] {from, until};
-  }
-
-  /** Returns the first key after every key that starts with the prefix, or {@code null} if none. */
-  private static byte[] prefixEnd(byte[] prefix) {
-    for (int i = prefix.length - 1; i >= 0; i--) {
-      if (prefix[i] != (byte) 0xff) {
-        byte[] end = java.util.Arrays.copyOf(prefix, i + 1);
-        end[i]++;
-        return end;
-      }
-    }
-    return null;
   }
 
   /** Reads one bound of a key range, as text or hex; {@code null} if neither is given. */
