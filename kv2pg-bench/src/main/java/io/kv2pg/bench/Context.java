@@ -43,7 +43,7 @@ final class Context {
       double app = (APPLICATION_CPU.get() - appCpu) / 1e9;
       if (app > 0) { // application threads have exited: their time is known from themselves
         jvmRoles.put("application writers", app);
-        jvmRoles.computeIfPresent("GC, JIT, exited threads", (k, v) -> v - app > 0.005 ? v - app : null);
+        jvmRoles.computeIfPresent(CpuMeter.EXITED_THREADS, (k, v) -> v - app > 0.005 ? v - app : null);
       }
       return new Span((end - start) / 1e9, now.jvm() - cpu.jvm(), now.server() - cpu.server(),
           CpuMeter.byRole(cpu, now), jvmRoles, transactionId() - xid - 1);
@@ -99,8 +99,18 @@ final class Context {
 
   /** Starts kv2pg on the store's {@code data} family, declared as {@code table}. */
   RunningReplication startKv2pg(Store store, Rows.Kind kind, String table, String scenario) {
+    return kv2pg(store, kind, table, scenario).build().start();
+  }
+
+  /** Starts kv2pg as {@link #startKv2pg} does, with its meters in {@code registry}. */
+  RunningReplication startKv2pg(Store store, Rows.Kind kind, String table, String scenario,
+      io.micrometer.core.instrument.MeterRegistry registry) {
+    return kv2pg(store, kind, table, scenario).meterRegistry(registry).build().start();
+  }
+
+  private Replication.Builder kv2pg(Store store, Rows.Kind kind, String table, String scenario) {
     return Replication.builder().postgres(pg.url).source(store.db).name(replicationName(scenario))
-        .tree(kind.mapping(store.family, table)).build().start();
+        .tree(kind.mapping(store.family, table));
   }
 
   static void awaitCaughtUp(RunningReplication running, Duration timeout) throws InterruptedException {

@@ -22,11 +22,21 @@ final class CpuMeter {
   private static final double TICK_SECONDS = 1.0 / 100; // USER_HZ is 100 on Linux
   private final long postmaster;
 
+  /** What the JVM's own threads that are not Java threads are called, by their name's start. */
+  private static final String[][] NATIVE_ROLES = {
+      {"GC", "GC Thread", "G1 ", "VM Thread"},
+      {"JIT", "C1 CompilerThre", "C2 CompilerThre"},
+      {"RocksDB background", "rocksdb:"}};
+  /** The JVM's CPU that no live thread's time explains: threads that ended between two samples. */
+  static final String EXITED_THREADS = "exited threads";
+
   /**
-   * CPU seconds so far: the JVM's, the server's ({@code NaN} if unknown), per server process and
-   * per live Java thread.
+   * CPU seconds so far: the JVM's, the server's ({@code NaN} if unknown), per server process, per
+   * live Java thread, and per live native thread of the JVM (garbage collector, JIT compiler,
+   * RocksDB's flushes and compactions; from {@code /proc/self/task}).
    */
-  record Sample(double jvm, double server, Map<Long, Process> processes, Map<Long, Process> threads) {}
+  record Sample(double jvm, double server, Map<Long, Process> processes, Map<Long, Process> threads,
+      Map<Long, Process> nativeThreads) {}
 
   /** One server process: its role and CPU seconds. */
   record Process(String role, double seconds) {}
@@ -61,12 +71,13 @@ final class CpuMeter {
         }
       }
     }
+    Map<Long, Process> nativeThreads = nativeThreads();
     if (postmaster <= 0) {
-      return new Sample(jvm, Double.NaN, Map.of(), threads);
+      return new Sample(jvm, Double.NaN, Map.of(), threads, nativeThreads);
     }
     long[] own = ticks(postmaster, true);
     if (own == null) {
-      return new Sample(jvm, Double.NaN, Map.of(), threads);
+      return new Sample(jvm, Double.NaN, Map.of(), threads, nativeThreads);
     }
     Map<Long, Process> processes = new HashMap<>();
     // The postmaster's own time plus what its exited children used.
@@ -81,16 +92,54 @@ final class CpuMeter {
         processes.put(child.pid(), new Process(role(child.pid()), seconds));
       }
     }
-    return new Sample(jvm, total, processes, threads);
+    return new Sample(jvm, total, processes, threads, nativeThreads);
+  }
+
+  /** The JVM's native threads with a known role, by task id; empty where there is no /proc. */
+  private static Map<Long, Process> nativeThreads() {
+    Map<Long, Process> found = new HashMap<>();
+    try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
+      for (Path task : (Iterable<Path>) tasks::iterator) {
+        String stat;
+        try {
+          stat = Files.readString(task.resolve("stat"));
+        } catch (IOException ended) {
+          continue;
+        }
+        String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        String role = nativeRole(name);
+        if (role != null) {
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          found.put(Long.parseLong(task.getFileName().toString()),
+              new Process(role, (Long.parseLong(f[11]) + Long.parseLong(f[12])) * TICK_SECONDS));
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return Map.of(); // Not Linux: the native threads' time stays in the rest.
+    }
+    return found;
+  }
+
+  private static String nativeRole(String threadName) {
+    for (String[] role : NATIVE_ROLES) {
+      for (int i = 1; i < role.length; i++) {
+        if (threadName.startsWith(role[i])) {
+          return role[0];
+        }
+      }
+    }
+    return null;
   }
 
   /** Returns this JVM's CPU seconds between two samples, per thread role. */
   static Map<String, Double> jvmByRole(Sample before, Sample after) {
     Map<String, Double> roles = byRole(before.threads(), after.threads());
+    byRole(before.nativeThreads(), after.nativeThreads()).forEach((role, seconds) -> roles.merge(role, seconds,
+        Double::sum));
     double threads = roles.values().stream().mapToDouble(Double::doubleValue).sum();
     double rest = after.jvm() - before.jvm() - threads;
     if (rest > 0.005) {
-      roles.put("GC, JIT, exited threads", rest);
+      roles.put(EXITED_THREADS, rest);
     }
     return roles;
   }

@@ -77,6 +77,11 @@ class BenchHarnessTest {
     assertThat(output).contains("== Ratios and targets ==", "TARGET copy-narrow-vs-raw-copy",
         "TARGET stream-vs-best-upsert", "RATIO fan-in-4 kv2pg/stream-kv2pg", "TARGET lag-5k-p99",
         "TARGET lag-20k-p99", "TARGET copy-10m-heap", "TARGET copy-50m-heap", "RATIO copy-50m/copy-10m peak-heap");
+    // The profile behind the lag and the copies: kv2pg's commit durations, and the JVM's native
+    // threads' CPU (the JIT compiler at least, which every run uses) apart from its Java threads'.
+    assertThat(output).containsPattern("lag-5k +kv2pg .* ms-p99 .*transactions, p50 [0-9.]+ ms, p99 [0-9.]+ ms,"
+        + " p99.9 [0-9.]+ ms, max [0-9.]+ ms")
+        .containsPattern("(?m)^copy-wide +kv2pg +.*\\bJIT [0-9.]+");
   }
 
   @Test
