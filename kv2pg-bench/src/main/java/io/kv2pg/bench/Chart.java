@@ -32,9 +32,9 @@ final class Chart {
     g.setColor(Color.WHITE);
     g.fillRect(0, 0, WIDTH, HEIGHT);
     panel(g, medians, 0, "Throughput (rows/s or changes/s, log scale; medians)",
-        List.of("copy-narrow", "copy-wide", "stream"), "rows/s|changes/s", null, Double.NaN);
+        List.of("copy-narrow", "copy-wide", "stream"), "rows/s|changes/s", null, Map.of());
     panel(g, medians, WIDTH / 2, "Lag from write to commit (ms, log scale; bar = p99, line = p50)",
-        List.of("lag-1k", "lag-5k", "lag-20k"), "ms-p99", "ms-p50", 20);
+        List.of("lag-1k", "lag-5k", "lag-20k"), "ms-p99", "ms-p50", Targets.LAG_P99_GOALS);
     // legend
     int x = 90;
     g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 15));
@@ -50,13 +50,18 @@ final class Chart {
     g.drawLine(x, HEIGHT - 23, x + 40, HEIGHT - 23);
     g.setStroke(new BasicStroke(1));
     g.setColor(Color.BLACK);
-    g.drawString("target: lag p99 <= 20 ms at 5,000 writes/s", x + 48, HEIGHT - 17);
+    g.drawString("goal: lag p99 <= " + goal("lag-5k") + " ms at 5,000/s, <= " + goal("lag-20k") + " ms at 20,000/s",
+        x + 48, HEIGHT - 17);
     g.dispose();
     ImageIO.write(image, "png", png.toFile());
   }
 
+  private static String goal(String scenario) {
+    return String.format(java.util.Locale.ROOT, "%.0f", Targets.LAG_P99_GOALS.get(scenario));
+  }
+
   private static void panel(Graphics2D g, Map<String, Double> medians, int left, String title, List<String> groups,
-      String units, String tickUnit, double targetLine) {
+      String units, String tickUnit, Map<String, Double> goals) {
     int top = 60;
     int bottom = HEIGHT - 110;
     int x0 = left + 80;
@@ -77,9 +82,7 @@ final class Chart {
         }
       }
     }
-    if (!Double.isNaN(targetLine)) {
-      all.add(targetLine);
-    }
+    all.addAll(goals.values());
     if (all.isEmpty()) {
       return;
     }
@@ -103,14 +106,17 @@ final class Chart {
     g.setColor(Color.BLACK);
     g.drawLine(x0, top, x0, bottom);
     g.drawLine(x0, bottom, x1, bottom);
-    if (!Double.isNaN(targetLine)) {
-      int yy = (int) y.applyAsDouble(targetLine);
-      g.setColor(new Color(0x9467bd));
-      g.setStroke(new BasicStroke(2, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[] {8, 6}, 0));
-      g.drawLine(x0, yy, x1, yy);
-      g.setStroke(new BasicStroke(1));
-    }
     int groupWidth = (x1 - x0) / groups.size();
+    for (int gi = 0; gi < groups.size(); gi++) {
+      Double goal = goals.get(groups.get(gi));
+      if (goal != null) { // a dashed line over the group's bars
+        int yy = (int) y.applyAsDouble(goal);
+        g.setColor(new Color(0x9467bd));
+        g.setStroke(new BasicStroke(2, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[] {8, 6}, 0));
+        g.drawLine(x0 + gi * groupWidth + 5, yy, x0 + (gi + 1) * groupWidth - 5, yy);
+        g.setStroke(new BasicStroke(1));
+      }
+    }
     for (int gi = 0; gi < groups.size(); gi++) {
       String group = groups.get(gi);
       List<Integer> present = new ArrayList<>();
