@@ -129,8 +129,10 @@ public final class ReplicationRecords {
   }
 
   /**
-   * Forgets a replication: deletes its checkpoint and every mapping's copy progress, so that its
-   * next start copies every mapping again from a new store snapshot and then streams from there.
+   * Forgets a replication: deletes its checkpoint, every mapping's copy progress and the key ranges
+   * its mappings claim in declared tables (so that another replication may then own those rows),
+   * so that its next start copies every mapping again from a new store snapshot and then streams
+   * from there.
    * The mapped tables are left as they are. The next start replaces the rows of a declared table
    * that holds rows in one transaction, as after {@link #reset(String)}; but since the records are
    * gone, it assumes statement mappings write empty tables: prefer {@link #reset(String)}.

@@ -359,8 +359,10 @@ public final class TreeMapping {
      * re-copy, deletes and range deletes from the log, and {@link Verification} (repair included)
      * look at those rows only, so the other stores' rows are neither deleted nor reported as
      * extra. A put of a key outside the range is a data error (see {@link OnDataError}): the store
-     * holds a key that it does not own. Give each store's mapping a range of its own; ranges of
-     * mappings that write the same table must not overlap. The range is part of what makes a
+     * holds a key that it does not own. Give each store's mapping a range of its own: a replication
+     * whose mapping's range overlaps one of another replication's mappings of the same table (or
+     * of a mapping without a range, which owns every row) fails to start with a {@link
+     * ReplicationException.Kind#CONFIGURATION} error that names both. The range is part of what makes a
      * mapping "changed": a new range copies the mapping again, replacing only the rows in it.
      * Declared tables only (a statement mapping's statements say themselves which rows they
      * touch). Without it (the default) the mapping owns every row of its table.

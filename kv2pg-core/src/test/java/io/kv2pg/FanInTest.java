@@ -296,6 +296,69 @@ class FanInTest {
     }
   }
 
+  /** The items mapping with an explicit key range. */
+  private static TreeMapping itemsIn(ColumnFamilyHandle family, byte[] from, byte[] until) {
+    return TreeMapping.builder(family).table("items").keyColumn("key", Decoders.utf8())
+        .valueColumn("version", Decoders.int64At(0)).valueColumn("payload", Decoders.utf8From(8))
+        .keyRange(from, until).build();
+  }
+
+  @Test
+  void twoReplicationsCannotOwnTheSameRowsOfATable() throws Exception {
+    String url = TestPostgres.newDatabase();
+    List<TestStore> stores = openStores("data");
+    try {
+      ColumnFamilyHandle first = stores.get(0).family("data");
+      ColumnFamilyHandle second = stores.get(1).family("data");
+      for (int n = 0; n < 40; n++) {
+        stores.get(0).db.put(first, key(0, n), CrashChild.value(n + 1, "first's"));
+        stores.get(1).db.put(second, key(1, n), CrashChild.value(n + 1, "second's"));
+      }
+      try (RunningReplication running = replication(url, stores.get(0), 0, items(first, 0)).start()) {
+        Await.caughtUp(running, TIMEOUT, "the first store's copy");
+      }
+      List<String> firstRows = TableDiff.storeRows(stores.get(0), "data", new byte[0], FanInTest::item);
+      HexFormat hex = HexFormat.of();
+
+      // A range reaching into the first store's, and a mapping without a range (the whole table).
+      for (TreeMapping overlapping : List.of(itemsIn(second, key(0, 20), rangeUntil(1)),
+          TreeMapping.builder(second).table("items").keyColumn("key", Decoders.utf8())
+              .valueColumn("version", Decoders.int64At(0)).valueColumn("payload", Decoders.utf8From(8)).build())) {
+        try (RunningReplication running = replication(url, stores.get(1), 1, overlapping).start()) {
+          ReplicationException failure = Await.failure(running, TIMEOUT);
+          assertThat(failure.kind()).isEqualTo(ReplicationException.Kind.CONFIGURATION);
+          assertThat(failure.getMessage())
+              .contains("Replication 'fanin-1' cannot start: its mapping 'data' owns the rows of table \"items\"")
+              .contains("replication 'fanin-0' (mapping 'data') owns those from 0x" + hex.formatHex(rangeFrom(0))
+                  + " up to 0x" + hex.formatHex(rangeUntil(0)) + " (exclusive)")
+              .contains("disjoint key ranges")
+              .contains("ReplicationRecords.forget(\"fanin-0\")");
+        }
+        TableDiff.assertSameRows("refused: nothing written or removed", "items", firstRows,
+            TableDiff.tableRows(url, "select key, version, payload from items"));
+      }
+
+      // A range that starts where the first store's ends is its neighbour, not an overlap; the
+      // first replication, started again, keeps its own claim.
+      try (RunningReplication running =
+          replication(url, stores.get(1), 1, itemsIn(second, rangeUntil(0), rangeUntil(1))).start()) {
+        Await.caughtUp(running, TIMEOUT, "the neighbouring range's copy");
+      }
+      try (RunningReplication running = replication(url, stores.get(0), 0, items(first, 0)).start()) {
+        Await.caughtUp(running, TIMEOUT, "the first replication again");
+      }
+      assertItemsAreUnion(url, stores.subList(0, 2), "two neighbouring ranges");
+
+      // Forgotten, the first replication's claim no longer stands in the way.
+      ReplicationRecords.of(url).forget("fanin-0");
+      try (RunningReplication running = replication(url, stores.get(1), 1, items(second, 1)).start()) {
+        Await.caughtUp(running, TIMEOUT, "after the first replication was forgotten");
+      }
+    } finally {
+      closeAll(stores);
+    }
+  }
+
   @Test
   void putOutsideTheKeyRangeFailsNamingTreeKeySequenceAndWhatToDo() throws Exception {
     String url = TestPostgres.newDatabase();

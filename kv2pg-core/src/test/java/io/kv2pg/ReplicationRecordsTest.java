@@ -102,9 +102,12 @@ class ReplicationRecordsTest {
       assertThat(stopped.running()).isFalse();
       assertThat(stopped.appliedSequence()).hasValue(store.db.getLatestSequenceNumber());
 
-      // A second name sorts into the list by name; a name never run reads as empty.
+      // A second name sorts into the list by name; a name never run reads as empty. Its table is
+      // its own: two replications cannot own the same rows of one table.
       try (RunningReplication other = Replication.builder().postgres(url).source(store.db).name("another")
-          .tree(VerificationTest.items(store.family("data"))).build().start()) {
+          .tree(TreeMapping.builder(store.family("data")).prefix("i:".getBytes(StandardCharsets.UTF_8))
+              .name("items").table("items_of_another").valueColumn("v", Decoders.bytes()).build())
+          .build().start()) {
         Await.caughtUp(other, WAIT, "another");
       }
       assertThat(records.list()).extracting(ReplicationRecord::name).containsExactly("another", NAME);

@@ -6,6 +6,7 @@ import io.kv2pg.internal.postgres.CheckpointStore.CopyProgress;
 import io.kv2pg.internal.postgres.PostgresSession;
 import io.kv2pg.internal.postgres.SqlStates;
 import io.kv2pg.internal.rocksdb.WalSource;
+import io.kv2pg.internal.table.DeclaredTableWriter;
 import io.kv2pg.internal.table.MappingPlan;
 import io.kv2pg.internal.table.TableWriter;
 import java.sql.SQLException;
@@ -110,6 +111,18 @@ final class StartupPlan {
     }
   }
 
+  /** The rows each declared mapping owns in its table; a statement mapping's rows are unknown. */
+  private static List<CheckpointStore.KeyClaim> keyClaims(List<MappingPlan> mappings, List<TableWriter> writers) {
+    List<CheckpointStore.KeyClaim> claims = new java.util.ArrayList<>();
+    for (int i = 0; i < mappings.size(); i++) {
+      if (writers.get(i) instanceof DeclaredTableWriter declared) {
+        claims.add(new CheckpointStore.KeyClaim(mappings.get(i).name(), mappings.get(i).treeName(),
+            declared.knownTable(), declared.ownedFrom(), declared.ownedUntil()));
+      }
+    }
+    return claims;
+  }
+
   /**
    * Reads the checkpoint and plans the run; takes a snapshot when something must be copied.
    *
@@ -134,6 +147,8 @@ final class StartupPlan {
               + " start again; the tables keep their old rows until the new copy replaces them.", null, null,
               null, null, applied.getAsLong());
         }
+        checkpoints.claimKeys(connection, mappings.stream().map(MappingPlan::name).toList(),
+            keyClaims(mappings, writers));
         Map<String, CopyProgress> copied = checkpoints.copyProgress(connection);
         Map<String, String> fingerprints = checkpoints.fingerprints(connection);
         Map<Integer, CopyProgress> copies = new HashMap<>();

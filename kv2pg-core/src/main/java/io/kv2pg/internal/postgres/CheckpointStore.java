@@ -26,7 +26,9 @@ import java.util.OptionalLong;
  * table that holds its rows). {@code kv2pg.replication} also counts the write-ahead log gaps the
  * replication re-copied ({@code gaps_recopied}) and describes the last one ({@code last_gap}).
  * {@code kv2pg.dead_letter}, per mapping and key, a change set aside because of its data (written
- * and resolved in the transactions that apply the changes around it).
+ * and resolved in the transactions that apply the changes around it). {@code kv2pg.key_claim}, per
+ * declared mapping, the table and the range of raw keys whose rows it owns, so that two
+ * replications writing one table cannot own the same rows ({@link #claimKeys}).
  *
  * <p>Every method works inside the caller's transaction and commits nothing, except where it
  * says so.
@@ -80,6 +82,14 @@ public final class CheckpointStore {
         "sqlstate" text,
         "recorded_at" timestamptz not null default now(),
         primary key ("replication", "mapping", "key")
+      );
+      create table if not exists "kv2pg"."key_claim" (
+        "replication" text not null,
+        "mapping" text not null,
+        "table_name" text not null,
+        "key_from" bytea not null,
+        "key_until" bytea,
+        primary key ("replication", "mapping")
       )""";
 
   /** The initial copy of one mapping. */
@@ -114,6 +124,7 @@ public final class CheckpointStore {
         ResultSet exists = statement.executeQuery("select to_regclass('\"kv2pg\".\"replication\"')"
             + " is not null and to_regclass('\"kv2pg\".\"mapping_copy\"') is not null"
             + " and to_regclass('\"kv2pg\".\"dead_letter\"') is not null"
+            + " and to_regclass('\"kv2pg\".\"key_claim\"') is not null"
             + " and exists (select 1 from pg_attribute where attrelid = to_regclass('\"kv2pg\".\"replication\"')"
             + " and attname = 'epoch' and not attisdropped)"
             + " and exists (select 1 from pg_attribute where attrelid = to_regclass('\"kv2pg\".\"replication\"')"
@@ -367,6 +378,106 @@ public final class CheckpointStore {
       statement.setString(1, fingerprint);
       statement.setString(2, replication);
       statement.setString(3, mapping);
+      statement.executeUpdate();
+    }
+  }
+
+  /**
+   * Records that this replication's mapping owns the rows of declared table {@code table} whose
+   * raw keys lie from {@code from} up to {@code until} (exclusive; {@code null}: no end), after
+   * checking that no other replication claims any of them; forgets the claims of this
+   * replication's mappings not in {@code mappings}. Two replications owning one row would delete
+   * and overwrite each other's rows: a re-copy of one clears the other's. Holds the lock that
+   * serializes table creation until the caller's transaction ends, so that two replications
+   * starting at once cannot both pass the check.
+   *
+   * @param claims the run's declared mappings' claims, by mapping name
+   * @throws ReplicationException (CONFIGURATION) naming both claims when another replication's
+   *     claim overlaps one of {@code claims}; nothing is recorded then
+   */
+  public void claimKeys(Connection connection, java.util.Collection<String> mappings, List<KeyClaim> claims)
+      throws SQLException {
+    serializeTableCreation(connection);
+    try (PreparedStatement statement = connection.prepareStatement(
+        "delete from \"kv2pg\".\"key_claim\" where \"replication\" = ? and \"mapping\" <> all(?)")) {
+      statement.setString(1, replication);
+      statement.setArray(2, connection.createArrayOf("text", mappings.toArray()));
+      statement.executeUpdate();
+    }
+    for (KeyClaim claim : claims) {
+      try (PreparedStatement statement = connection.prepareStatement("""
+          select "replication", "mapping", "key_from", "key_until" from "kv2pg"."key_claim"
+          where "table_name" = ? and "replication" <> ?
+            and ("key_until" is null or "key_until" > ?) and (?::bytea is null or "key_from" < ?)
+          order by "replication", "mapping" limit 1""")) {
+        statement.setString(1, claim.table());
+        statement.setString(2, replication);
+        statement.setBytes(3, claim.from());
+        statement.setBytes(4, claim.until());
+        statement.setBytes(5, claim.until());
+        try (ResultSet rows = statement.executeQuery()) {
+          if (rows.next()) {
+            throw overlap(claim, rows.getString(1), rows.getString(2), rows.getBytes(3), rows.getBytes(4));
+          }
+        }
+      }
+      try (PreparedStatement statement = connection.prepareStatement("""
+          insert into "kv2pg"."key_claim" ("replication", "mapping", "table_name", "key_from", "key_until")
+          values (?, ?, ?, ?, ?)
+          on conflict ("replication", "mapping") do update set "table_name" = excluded."table_name",
+            "key_from" = excluded."key_from", "key_until" = excluded."key_until\"""")) {
+        statement.setString(1, replication);
+        statement.setString(2, claim.mapping());
+        statement.setString(3, claim.table());
+        statement.setBytes(4, claim.from());
+        statement.setBytes(5, claim.until());
+        statement.executeUpdate();
+      }
+    }
+  }
+
+  /**
+   * The rows of a declared table that one mapping owns: those whose raw key lies from {@code from}
+   * up to {@code until} (exclusive; {@code null}: no end). {@code table} is the quoted, qualified
+   * name.
+   */
+  public record KeyClaim(String mapping, String treeName, String table, byte[] from, byte[] until) {}
+
+  private ReplicationException overlap(KeyClaim claim, String otherReplication, String otherMapping,
+      byte[] otherFrom, byte[] otherUntil) {
+    return new ReplicationException(ReplicationException.Kind.CONFIGURATION, "Replication '" + replication
+        + "' cannot start: its mapping '" + claim.mapping() + "' owns the rows of table " + claim.table()
+        + " with raw keys " + describe(claim.from(), claim.until()) + ", and replication '" + otherReplication
+        + "' (mapping '" + otherMapping + "') owns those " + describe(otherFrom, otherUntil) + " of the same"
+        + " table. Two replications owning one row would delete and overwrite each other's rows. Give the"
+        + " stores that write this table disjoint key ranges (TreeMapping.Builder.keyRange, or key-range in"
+        + " the YAML configuration); or, if replication '" + otherReplication + "' no longer runs, remove its"
+        + " records (ReplicationRecords.forget(\"" + otherReplication + "\")) and start again. Nothing was"
+        + " written.", null, claim.mapping(), claim.treeName(), null, -1);
+  }
+
+  private static String describe(byte[] from, byte[] until) {
+    java.util.HexFormat hex = java.util.HexFormat.of();
+    return "from 0x" + hex.formatHex(from) + (until == null ? " to the end" : " up to 0x" + hex.formatHex(until)
+        + " (exclusive)");
+  }
+
+  /** Deletes the key claims of this replication, or of its {@code mapping} when not null. */
+  private void deleteClaims(Connection connection, String mapping) throws SQLException {
+    try (Statement statement = connection.createStatement();
+        ResultSet exists = statement.executeQuery("select to_regclass('\"kv2pg\".\"key_claim\"') is not null")) {
+      exists.next();
+      if (!exists.getBoolean(1)) {
+        return; // Made by a version before key claims, and not started since.
+      }
+    }
+    try (PreparedStatement statement = connection.prepareStatement(
+        "delete from \"kv2pg\".\"key_claim\" where \"replication\" = ?"
+            + (mapping == null ? "" : " and \"mapping\" = ?"))) {
+      statement.setString(1, replication);
+      if (mapping != null) {
+        statement.setString(2, mapping);
+      }
       statement.executeUpdate();
     }
   }
@@ -707,6 +818,7 @@ public final class CheckpointStore {
         }
         deleted = statement.executeUpdate();
       }
+      deleteClaims(connection, mapping);
       if (mapping == null) {
         try (PreparedStatement statement =
             connection.prepareStatement("delete from \"kv2pg\".\"replication\" where \"name\" = ?")) {
