@@ -391,7 +391,9 @@ public final class CheckpointStore {
    * serializes table creation until the caller's transaction ends, so that two replications
    * starting at once cannot both pass the check.
    *
-   * @param claims the run's declared mappings' claims, by mapping name
+   * @param mappings the names of the run's mappings; this replication's claims for any other
+   *     mapping are forgotten (a mapping left out of a run gives up its rows)
+   * @param claims the claims of the run's declared mappings
    * @throws ReplicationException (CONFIGURATION) naming both claims when another replication's
    *     claim overlaps one of {@code claims}; nothing is recorded then
    */
@@ -452,8 +454,8 @@ public final class CheckpointStore {
         + " table. Two replications owning one row would delete and overwrite each other's rows. Give the"
         + " stores that write this table disjoint key ranges (TreeMapping.Builder.keyRange, or key-range in"
         + " the YAML configuration); or, if replication '" + otherReplication + "' no longer runs, remove its"
-        + " records (ReplicationRecords.forget(\"" + otherReplication + "\")) and start again. Nothing was"
-        + " written.", null, claim.mapping(), claim.treeName(), null, -1);
+        + " records (ReplicationRecords.forget(\"" + otherReplication + "\")) and start again. No row of the"
+        + " table was written or removed.", null, claim.mapping(), claim.treeName(), null, -1);
   }
 
   private static String describe(byte[] from, byte[] until) {
