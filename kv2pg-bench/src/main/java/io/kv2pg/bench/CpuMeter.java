@@ -109,9 +109,7 @@ final class CpuMeter {
         String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
         String role = nativeRole(name);
         if (role != null) {
-          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-          found.put(Long.parseLong(task.getFileName().toString()),
-              new Process(role, (Long.parseLong(f[11]) + Long.parseLong(f[12])) * TICK_SECONDS));
+          found.put(Long.parseLong(task.getFileName().toString()), new Process(role, ticks(stat, false) * TICK_SECONDS));
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -198,16 +196,20 @@ final class CpuMeter {
 
   private static long[] ticks(long pid, boolean withChildren) {
     try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-      // Fields after the name: state(0) ... utime(11) stime(12) cutime(13) cstime(14)
-      long t = Long.parseLong(f[11]) + Long.parseLong(f[12]);
-      if (withChildren) {
-        t += Long.parseLong(f[13]) + Long.parseLong(f[14]);
-      }
-      return new long[] {t};
+      return new long[] {ticks(Files.readString(Path.of("/proc", Long.toString(pid), "stat")), withChildren)};
     } catch (IOException | RuntimeException e) {
       return null;
     }
+  }
+
+  /** Returns the CPU ticks in a {@code /proc/.../stat} line: user and system, and its reaped children's. */
+  private static long ticks(String stat, boolean withChildren) {
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    // Fields after the name: state(0) ... utime(11) stime(12) cutime(13) cstime(14)
+    long t = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    if (withChildren) {
+      t += Long.parseLong(f[13]) + Long.parseLong(f[14]);
+    }
+    return t;
   }
 }

@@ -296,7 +296,9 @@ final class ConfigLoader {
         // The builder owns the rule on the partitions' names; its message names the property.
         TreeMapping.builder("config").table(parts[parts.length - 1]).partitions(partitions).build();
       } catch (IllegalStateException e) {
-        throw error(table.get("partitions"), field + ".partitions", e.getMessage().substring("partitions: ".length()));
+        String message = e.getMessage();
+        throw error(table.get("partitions"), field + ".partitions",
+            message.startsWith("partitions: ") ? message.substring("partitions: ".length()) : message);
       }
     }
     return new TableConfig(name, family, line(familyNode), prefix, tableName, rawKey, keys, values, create,

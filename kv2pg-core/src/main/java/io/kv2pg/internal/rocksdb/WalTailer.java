@@ -95,9 +95,10 @@ public final class WalTailer implements AutoCloseable {
 
   /**
    * Builds the iterator, once, while the log has nothing new, on the last batch already returned,
-   * to be stepped past it when new records arrive. Building one reads the current WAL file from its start (a quarter of a
-   * second after a million writes, measured here); built lazily, that read would delay the first
-   * write after a start and, in a busy store, compete with the writes that follow it.
+   * to be stepped past it when new records arrive. Building one reads the current WAL file from its
+   * start (a quarter of a second after a million writes, measured here); built lazily, that read
+   * would delay the first write after a start and, in a busy store, compete with the writes that
+   * follow it.
    */
   private void buildWhileIdle() throws RocksDBException {
     if (iterator != null || builtWhileIdle || nextSequence <= 1) {
